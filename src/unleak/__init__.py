@@ -1,0 +1,32 @@
+"""unleak: audit machine unlearning for label leakage.
+
+A model owner "forgets" classes of an image classifier; unleak shows whether the unlearned model
+still reveals which classes were forgotten. See ``README.md`` and ``../shared/DESIGN.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+__version__ = "0.1.0"
+
+from unleak import data, models
+from unleak.errors import UnleakError
+from unleak.training import Callback, History, TrainConfig, fit, train
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+__all__ = [
+    "Callback",
+    "History",
+    "TrainConfig",
+    "UnleakError",
+    "__version__",
+    "data",
+    "evaluation",
+    "fit",
+    "models",
+    "train",
+    "unlearn",
+    "unlearning",
+]

@@ -1,0 +1,314 @@
+"""The ``unleak`` command line: a thin layer over the Python API.
+
+Every command maps to one library call. Problems with the input raise :class:`UnleakError`, which
+``main`` prints as one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from unleak.errors import ConfigError, UnleakError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Audit machine unlearning for label leakage.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="List, check and download data sets.")
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+DataRoot = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-root",
+        help="folder with the data sets (default: $UNLEAK_DATA, then a per-user cache)",
+    ),
+]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+class RichProgress:
+    """A training callback that draws one rich progress bar over the steps."""
+
+    def __init__(self, label: str) -> None:
+        from unleak.training import Callback
+
+        class _CB(Callback):
+            def on_train_begin(cb, state):
+                self.task = self.progress.add_task(
+                    label, total=state.num_epochs * state.steps_per_epoch, info=""
+                )
+
+            def on_batch_end(cb, state):
+                self.progress.update(self.task, advance=1, info=f"loss {state.loss:.3f}")
+
+            def on_epoch_end(cb, state):
+                e = state.history.epochs[-1]
+                extra = f" test {e.eval_acc:.3f}" if e.eval_acc is not None else ""
+                self.progress.update(
+                    self.task, info=f"epoch {e.epoch + 1} acc {e.train_acc:.3f}{extra}"
+                )
+
+        self.callback = _CB()
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=err,
+            transient=False,
+        )
+        self.task: Any = None
+
+    def __enter__(self) -> RichProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+
+def parse_kv(items: list[str] | None, what: str) -> dict[str, Any]:
+    """``["width=64", "hidden=[128,64]"]`` -> ``{"width": 64, "hidden": [128, 64]}`` (YAML)."""
+    import yaml
+
+    outd: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{what} {item!r} is not KEY=VALUE", f"write {what} like width=64")
+        try:
+            outd[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"{what} {item!r} has an unreadable value", "quote it as YAML"
+            ) from exc
+    return outd
+
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", help="checkpoint folder to write")],
+    dataset: Annotated[str, typer.Option(help="data set name or npz:PATH[,TEST]")] = "digits",
+    model: Annotated[
+        str | None, typer.Option("--model", help="architecture (default per data set)")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="epochs (default per data set)")] = None,
+    seed: Annotated[int, typer.Option(help="seed for weights, batches and augmentation")] = 0,
+    batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
+    augment: Annotated[str | None, typer.Option(help="none, shift or crop-flip")] = None,
+    arch_arg: Annotated[
+        list[str] | None, typer.Option("--arch-arg", help="architecture argument KEY=VALUE")
+    ] = None,
+    record_updates: Annotated[
+        bool,
+        typer.Option(
+            "--record-updates", help="record parameter updates per batch (for `--method au`)"
+        ),
+    ] = False,
+    record_epochs: Annotated[
+        int | None, typer.Option(help="record only the last N epochs (default: all)")
+    ] = None,
+    class_pure: Annotated[
+        bool, typer.Option("--class-pure", help="single-class batches in the recorded epochs")
+    ] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    data_root: DataRoot = None,
+) -> None:
+    """Train a model and write DIR/model.safetensors and DIR/model.json."""
+    from unleak.experiments.pipeline import train_original
+
+    overrides = {
+        k: v
+        for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, augment=augment).items()
+        if v is not None
+    }
+    with RichProgress(f"train {dataset}") as prog:
+        result = train_original(
+            dataset=dataset,
+            model=model,
+            seed=seed,
+            data_root=data_root,
+            overrides=overrides,
+            arch_args=parse_kv(arch_arg, "--arch-arg"),
+            record_updates=record_updates,
+            record_epochs=record_epochs,
+            class_pure=class_pure,
+            device=device,
+            callbacks=[prog.callback],
+            out=out_dir,
+        )
+    out.print(
+        f"[bold]{result.arch}[/] on [bold]{result.dataset}[/]: train accuracy "
+        f"{result.train_acc:.4f}, test accuracy {result.test_acc:.4f} "
+        f"({result.seconds:.1f} s) -> {out_dir}"
+    )
+
+
+# --------------------------------------------------------------------------- unlearn
+
+
+@app.command()
+def unlearn(
+    checkpoint: Annotated[Path, typer.Option(help="checkpoint folder of the original model")],
+    method: Annotated[str, typer.Option(help="rt, ft, rl, au or ng")],
+    forget: Annotated[str, typer.Option(help="classes to forget, e.g. 3 or 3,7")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the unlearned model to")],
+    seed: Annotated[int, typer.Option(help="seed of the unlearning run")] = 0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a method setting KEY=VALUE (e.g. lr=0.01)"),
+    ] = None,
+    reference: Annotated[
+        bool, typer.Option(help="also retrain (rt) for the reference efficacy")
+    ] = True,
+    data_root: DataRoot = None,
+) -> None:
+    """Unlearn classes from a checkpoint; write the model, its metadata and efficacy.json."""
+    from unleak.experiments.pipeline import unlearn_checkpoint
+
+    with RichProgress(f"unlearn {method}") as prog:
+        result = unlearn_checkpoint(
+            checkpoint,
+            method=method,
+            forget=forget,
+            seed=seed,
+            overrides=parse_kv(set_, "--set"),
+            data_root=data_root,
+            reference=reference,
+            callbacks=[prog.callback],
+            out=out_dir,
+        )
+    e = result.efficacy
+    table = Table(title=f"{method}: forget {list(e.forget)} ({result.run.seconds:.1f} s)")
+    for col in ("model", "forget acc", "retain acc", "test acc"):
+        table.add_column(col, justify="right")
+    table.add_row(method, f"{e.forget_acc:.4f}", f"{e.retain_acc:.4f}", f"{e.test_acc:.4f}")
+    if e.reference is not None and method != "rt":
+        r = e.reference
+        table.add_row(
+            "rt (reference)", f"{r.forget_acc:.4f}", f"{r.retain_acc:.4f}", f"{r.test_acc:.4f}"
+        )
+    out.print(table)
+    out.print(f"wrote {out_dir}")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@data_app.command("list")
+def data_list(data_root: DataRoot = None) -> None:
+    """List the data sets and whether their files are present under the data root."""
+    from unleak import data
+
+    root = data.resolve_root(data_root)
+    table = Table(title=f"data sets (root: {root})")
+    for col in ("name", "files", "description"):
+        table.add_column(col)
+    for name in data.names():
+        s = data.spec(name)
+        if not s.files:
+            status = "embedded"
+        else:
+            present = sum((root / f.path).is_file() for f in s.files)
+            status = f"{present}/{len(s.files)} present"
+        table.add_row(name, status, s.description)
+    table.add_row("npz:PATH[,TEST]", "-", "your arrays x (images) and y (labels)")
+    out.print(table)
+
+
+def _print_checks(name: str, checks: list[Any]) -> None:
+    table = Table(title=name)
+    for col in ("file", "md5", "status"):
+        table.add_column(col)
+    for c in checks:
+        status = (
+            "ok" if c.ok else ("missing" if c.actual is None else f"md5 {c.actual} != official")
+        )
+        table.add_row(str(c.path), c.expected, status)
+    out.print(table)
+
+
+@data_app.command("check")
+def data_check(name: str, data_root: DataRoot = None) -> None:
+    """Verify the official md5 of every file of a data set."""
+    from unleak import data
+
+    checks = data.check(name, data_root)
+    if not checks:
+        out.print(f"{name} is embedded: nothing to check")
+        return
+    _print_checks(name, checks)
+    bad = [c for c in checks if not c.ok]
+    if bad:
+        first = bad[0]
+        problem = "missing" if first.actual is None else "md5 mismatch for"
+        raise UnleakError(
+            f"{name}: {problem} {first.path}"
+            + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""),
+            f"run `unleak data download {name}` or replace the file(s) with the official ones",
+        )
+
+
+@data_app.command("download")
+def data_download(name: str, data_root: DataRoot = None) -> None:
+    """Download the official files of a data set (with md5 checks)."""
+    from unleak import data
+
+    with err.status(f"downloading {name}"):
+        checks = data.download(name, data_root)
+    if checks:
+        _print_checks(name, checks)
+    else:
+        out.print(f"{name} is embedded: nothing to download")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: one-line errors with exit code 2 for problems with the input."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except UnleakError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+def _json_dump(obj: Any) -> str:
+    return json.dumps(obj, indent=2, default=str)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Experiments: single runs (train, unlearn, audit) and sweeps over many of them."""

@@ -1,0 +1,33 @@
+"""Unlearning methods, registered by name, all running through the one training loop.
+
+>>> retain, forget = data.train.split_classes([3])
+>>> unlearned = unleak.unlearn("ng", original, retain, forget, dataset="digits")
+"""
+
+# Importing the method modules registers them.
+from unleak.unlearning import au, ft, ng, rl, rt  # noqa: F401
+from unleak.unlearning.base import (
+    MethodSpec,
+    UnlearnConfig,
+    UnlearnContext,
+    UnlearnRun,
+    config_for,
+    method_names,
+    method_spec,
+    register_method,
+    run_unlearning,
+    unlearn,
+)
+
+__all__ = [
+    "MethodSpec",
+    "UnlearnConfig",
+    "UnlearnContext",
+    "UnlearnRun",
+    "config_for",
+    "method_names",
+    "method_spec",
+    "register_method",
+    "run_unlearning",
+    "unlearn",
+]

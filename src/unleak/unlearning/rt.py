@@ -1,0 +1,45 @@
+"""``rt``: retrain from scratch on the retained data, the original recipe, the run's seed.
+
+The reference every other method is compared with: it never saw the forgotten classes.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from unleak.data.core import Split
+from unleak.errors import ConfigError
+from unleak.training import TrainRun, fit
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+
+
+class RTConfig(UnlearnConfig):
+    """When the original training configuration is known it replaces these loop settings."""
+
+
+@register_method("rt", RTConfig, "retrain from scratch on the retained data (the reference)")
+def retrain(
+    model: nn.Module, retain: Split, forget: Split, config: RTConfig, ctx: UnlearnContext
+) -> TrainRun:
+    from unleak import models
+
+    arch = getattr(model, "unleak_arch", None)
+    if arch is None:
+        raise ConfigError(
+            f"rt needs to rebuild {type(model).__name__} from scratch but it is not a zoo model",
+            "use a model built by unleak.models.build, or another method",
+        )
+    fresh = models.build(
+        arch["arch"],
+        input_shape=tuple(arch["input_shape"]),
+        num_classes=arch["num_classes"],
+        seed=config.seed,
+        **arch["arch_args"],
+    )
+    cfg = config
+    if ctx.original_config is not None:
+        # the original recipe, a new seed
+        cfg = RTConfig(
+            **{**ctx.original_config.model_dump(), "seed": config.seed, "class_pure_epochs": 0}
+        )
+    return fit(fresh, retain, cfg, callbacks=ctx.callbacks)

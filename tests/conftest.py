@@ -1,0 +1,48 @@
+"""Shared fixtures: the real data in ../shared/data and a small model trained on real digits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import unleak as ul
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def _shared_or_skip(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if path.exists():
+        return path
+    reason = f"needs {path} (the real data sets in ../shared/data)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}, and CI=true: CI must run with ../shared beside the clone")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder ../shared/data; fails under CI=true when missing, skips elsewhere."""
+    return _shared_or_skip()
+
+
+@pytest.fixture(scope="session")
+def shared_file():
+    return _shared_or_skip
+
+
+@pytest.fixture(scope="session")
+def digits() -> ul.data.Dataset:
+    return ul.data.load("digits")
+
+
+@pytest.fixture(scope="session")
+def digits_original(digits):
+    """The owner's model: the digits recipe, with amnesiac updates recorded. Read-only for tests."""
+    from unleak.experiments.pipeline import train_original
+
+    torch.manual_seed(0)
+    return train_original(dataset=digits, seed=0, record_updates=True)

@@ -1,0 +1,97 @@
+"""The one training loop, on real digits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import unleak as ul
+from unleak.errors import ConfigError, DivergenceError
+from unleak.training import Callback, shift_images
+
+
+def test_real_training_reaches_high_accuracy_and_returns_history(digits_original):
+    r = digits_original
+    assert r.test_acc >= 0.97
+    h = r.history
+    assert len(h.epochs) == r.config.epochs and h.steps > 0 and h.seconds > 0
+    assert h.epochs[-1].loss < h.epochs[0].loss
+    assert h.epochs[-1].eval_acc == pytest.approx(r.test_acc, abs=1e-6)
+
+
+def _weights(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_same_seed_same_weights(digits):
+    cfg = ul.TrainConfig(epochs=2, batch_size=64, seed=5, augment="shift")
+    a = ul.train(ul.models.build("cnn", digits, seed=5, width=8), digits.train, cfg)
+    b = ul.train(ul.models.build("cnn", digits, seed=5, width=8), digits.train, cfg)
+    c = ul.train(
+        ul.models.build("cnn", digits, seed=5, width=8),
+        digits.train,
+        cfg.model_copy(update={"seed": 6}),
+    )
+    assert torch.equal(_weights(a), _weights(b))
+    assert not torch.equal(_weights(a), _weights(c))
+
+
+def test_fractional_epochs_and_callback_stop(digits):
+    model = ul.models.build("mlp", digits, seed=0)
+    run = ul.fit(model, digits.train, ul.TrainConfig(epochs=0.5, batch_size=64))
+    full = -(-len(digits.train) // 64)
+    assert run.history.steps == round(0.5 * full)
+
+    class StopAt(Callback):
+        def on_batch_end(self, state):
+            if state.step == 3:
+                state.stop, state.stop_reason = True, "enough"
+
+    run = ul.fit(model, digits.train, ul.TrainConfig(epochs=5, batch_size=64), callbacks=[StopAt()])
+    assert run.history.steps == 3 and run.history.stopped == "enough"
+
+
+def test_class_pure_epochs_use_single_class_batches(digits):
+    seen = []
+
+    class Spy(Callback):
+        def on_batch_begin(self, state):
+            seen.append((state.epoch, len(state.batch_y.unique())))
+
+    cfg = ul.TrainConfig(epochs=2, batch_size=32, class_pure_epochs=1)
+    ul.fit(ul.models.build("mlp", digits), digits.train, cfg, callbacks=[Spy()])
+    assert any(n > 1 for e, n in seen if e == 0)
+    assert all(n == 1 for e, n in seen if e == 1)
+
+
+def test_shift_moves_pixels_without_changing_content():
+    x = torch.zeros(1, 1, 8, 8)
+    x[0, 0, 4, 4] = 1.0
+    out = shift_images(x.repeat(50, 1, 1, 1), 2, torch.Generator().manual_seed(0))
+    assert out.shape == (50, 1, 8, 8)
+    assert torch.all(out.sum((1, 2, 3)) == 1.0)  # the dot moves but is never cut off
+    assert len({tuple(torch.nonzero(o[0])[0].tolist()) for o in out}) > 5
+
+
+def test_divergence_is_reported(digits):
+    def nan_loss(model, x, y):
+        logits = model(x)
+        return logits.sum() * float("nan"), logits
+
+    with pytest.raises(DivergenceError, match="loss became nan"):
+        ul.fit(
+            ul.models.build("mlp", digits), digits.train, ul.TrainConfig(epochs=1), loss=nan_loss
+        )
+
+
+def test_bad_configs_are_refused(digits):
+    with pytest.raises(ValueError):
+        ul.TrainConfig(lr=-1)
+    with pytest.raises(ValueError):
+        ul.TrainConfig(epochs=1, typo_field=3)
+    with pytest.raises(ConfigError, match="class_pure_epochs"):
+        ul.fit(
+            ul.models.build("mlp", digits),
+            digits.train,
+            ul.TrainConfig(epochs=1, class_pure_epochs=2),
+        )
