@@ -234,3 +234,110 @@ def test_console_script_entry_point(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: unknown data set 'nope'")
+
+
+USER_MODEL = """
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    def __init__(self, hidden=32):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, hidden), nn.ReLU())
+        self.classifier = nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        return self.classifier(self.body(x))
+
+
+class Probabilities(TinyNet):
+    def forward(self, x):
+        return super().forward(x).softmax(1)
+"""
+
+
+@pytest.fixture
+def user_model(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    src = tmp_path / "mynet.py"
+    src.write_text(USER_MODEL)
+    namespace: dict = {}
+    exec(compile(USER_MODEL, str(src), "exec"), namespace)
+    torch.manual_seed(0)
+    net = namespace["TinyNet"](hidden=32)
+    save_file(net.state_dict(), str(tmp_path / "w.safetensors"))
+    return src, tmp_path / "w.safetensors"
+
+
+def test_attack_a_user_model_definition(capsys, tmp_path, user_model):
+    src, weights = user_model
+    out = tmp_path / "r.json"
+    code, text, err = run_cli(
+        capsys,
+        "attack",
+        "--weights",
+        weights,
+        "--model-def",
+        f"{src}:TinyNet",
+        "--model-arg",
+        "hidden=32",
+        "--attack",
+        "param-diff",
+        "--set",
+        "cache=false",
+        "--json",
+        out,
+    )
+    assert code == 0, err
+    result = json.loads(out.read_text())
+    assert len(result["scores"]) == 10 and isinstance(result["predicted"], list)
+    assert "predicted forgotten" in text
+
+
+def test_attack_on_a_checkpoint_folder_with_json(checkpoint, capsys, tmp_path):
+    out = tmp_path / "r.json"
+    code, _, err = run_cli(
+        capsys, "attack", "--weights", checkpoint, "--attack", "wb-inversion", "--json", out
+    )
+    assert code == 0, err
+    assert json.loads(out.read_text())["attack"] == "wb-inversion"
+
+
+def test_bad_attack_inputs(capsys, tmp_path, user_model, checkpoint):
+    import numpy as np
+
+    src, weights = user_model
+    code, _, err = run_cli(
+        capsys, "attack", "--weights", weights, "--model-def", f"{src}:Probabilities"
+    )
+    assert_one_line_error(code, err, "changes the output of its last nn.Linear")
+    code, _, err = run_cli(capsys, "attack", "--weights", weights, "--model-def", f"{src}:Missing")
+    assert_one_line_error(code, err, "no nn.Module class 'Missing'")
+    code, _, err = run_cli(capsys, "attack", "--weights", checkpoint, "--decider", "median")
+    assert_one_line_error(code, err, "unknown decider for param-diff 'median'")
+    code, _, err = run_cli(capsys, "attack", "--weights", checkpoint, "--attack", "param-dot")
+    assert_one_line_error(code, err, "--known-classes")
+    five = tmp_path / "five.npz"
+    np.savez(
+        five,
+        x=np.random.default_rng(0).integers(0, 256, (50, 8, 8), dtype=np.uint8),
+        y=np.arange(50) % 5,
+    )
+    code, _, err = run_cli(
+        capsys, "attack", "--weights", checkpoint, "--dataset", f"npz:{five}", "--arch", "cnn"
+    )
+    assert_one_line_error(code, err, "fc.weight has shape")
+    code, _, err = run_cli(
+        capsys,
+        "attack",
+        "--weights",
+        weights,
+        "--model-def",
+        f"{src}:TinyNet",
+        "--dataset",
+        f"npz:{five}",
+    )
+    assert_one_line_error(code, err, "10 outputs, the data set 5 classes")

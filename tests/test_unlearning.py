@@ -28,9 +28,15 @@ def test_each_method_forgets_and_keeps_the_retained_classes(
     before = efficacy(orig.model, digits.test, forget)
     retain, fs = digits.train.split_classes(forget)
     run = run_unlearning(
-        method, orig.model, retain, fs, dataset="digits", seed=1,
-        updates=orig.updates, original_config=orig.config,
-    )  # fmt: skip
+        method,
+        orig.model,
+        retain,
+        fs,
+        dataset="digits",
+        seed=1,
+        updates=orig.updates,
+        original_config=orig.config,
+    )
     after = efficacy(run.model, digits.test, forget)
     assert before.forget_acc > 0.9
     assert after.forget_acc <= 0.10, f"{method} kept {after.forget_acc:.3f} of {forget}"

@@ -10,9 +10,10 @@ import logging
 
 __version__ = "0.1.0"
 
-from unleak import data, models
+from unleak import attacks, data, evaluation, models, unlearning
 from unleak.errors import UnleakError
 from unleak.training import Callback, History, TrainConfig, fit, train
+from unleak.unlearning import unlearn
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -22,6 +23,7 @@ __all__ = [
     "TrainConfig",
     "UnleakError",
     "__version__",
+    "attacks",
     "data",
     "evaluation",
     "fit",

@@ -221,6 +221,137 @@ def unlearn(
     out.print(f"wrote {out_dir}")
 
 
+# --------------------------------------------------------------------------- attack
+
+
+@app.command()
+def attack(
+    weights: Annotated[Path, typer.Option(help="weights (.safetensors) or a checkpoint folder")],
+    dataset: Annotated[str, typer.Option(help="the data set the model was trained on")] = "digits",
+    attack_name: Annotated[
+        str,
+        typer.Option(
+            "--attack",
+            help="param-diff, param-dot, wb-inversion, bb-genetic, before-after, oracle, chance",
+        ),
+    ] = "param-diff",
+    decider: Annotated[
+        str | None, typer.Option(help="kmeans, gap, threshold, youden, tree or topm")
+    ] = None,
+    criterion: Annotated[
+        str | None, typer.Option(help="screening of inversion attacks: threshold or entropy")
+    ] = None,
+    arch: Annotated[str | None, typer.Option(help="zoo architecture of the weights")] = None,
+    model_def: Annotated[str | None, typer.Option(help="your model class, PATH.py:CLASS")] = None,
+    model_arg: Annotated[
+        list[str] | None, typer.Option(help="constructor argument KEY=VALUE")
+    ] = None,
+    unrelated: Annotated[
+        str | None,
+        typer.Option(
+            help="param-diff: unrelated data (name, npz:PATH, noise, blur, strokes; a+b mixes)"
+        ),
+    ] = None,
+    known_classes: Annotated[
+        str | None, typer.Option(help="param-dot: classes you know were retained, e.g. 0,1,2")
+    ] = None,
+    num_forgotten: Annotated[
+        int | None, typer.Option(help="number of forgotten classes, if known (topm)")
+    ] = None,
+    query_budget: Annotated[
+        int | None, typer.Option(help="bb-genetic: queries for the whole attack")
+    ] = None,
+    original: Annotated[
+        Path | None, typer.Option(help="the original model too (before/after attacker)")
+    ] = None,
+    shadow: Annotated[
+        str | None, typer.Option(help="data set for shadow calibration (youden, tree)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="attack parameter KEY=VALUE")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the result as JSON")
+    ] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Attack a model: print per-class scores and the predicted forgotten classes."""
+    from unleak import attacks
+    from unleak import data as data_mod
+    from unleak._io import atomic_write_json
+    from unleak.experiments.pipeline import load_target_model, make_attack, parse_forget
+
+    params = parse_kv(set_, "--set")
+    for key, value in (
+        ("unrelated", unrelated),
+        ("criterion", criterion),
+        ("query_budget", query_budget),
+    ):
+        if value is not None:
+            params[key] = value
+    cls = attacks.attack_class(attack_name)  # unknown names fail before any loading
+    data = data_mod.load(dataset, data_root)
+    margs = parse_kv(model_arg, "--model-arg")
+    target_model = load_target_model(
+        weights, data, arch=arch, model_def=model_def, model_args=margs
+    )
+    orig_model = (
+        load_target_model(original, data, arch=arch, model_def=model_def, model_args=margs)
+        if original
+        else None
+    )
+    with err.status(f"{attack_name}: preparing"):
+        atk = make_attack(
+            attack_name,
+            data=data,
+            decider=decider,
+            num_forgotten=num_forgotten,
+            known_classes=parse_forget(known_classes) if known_classes else None,
+            params=params,
+            shadow=shadow,
+            data_root=data_root,
+        )
+    handle = _handle(cls.requires, target_model, data, params.get("query_budget"))
+    orig_handle = (
+        _handle(cls.requires, orig_model, data, params.get("query_budget")) if orig_model else None
+    )
+    with err.status(f"{attack_name}: attacking"):
+        result = atk.run(handle, original=orig_handle)
+    table = Table(title=f"{attack_name} / {result.decider} on {weights}")
+    table.add_column("class")
+    table.add_column("name")
+    table.add_column("score", justify="right")
+    table.add_column("forgotten?")
+    for c, score in enumerate(result.scores):
+        table.add_row(
+            str(c),
+            data.class_names[c],
+            "-" if score != score else f"{score:.3f}",
+            "[bold red]yes[/]" if c in result.predicted else "",
+        )
+    out.print(table)
+    names = ", ".join(f"{c} ({data.class_names[c]})" for c in result.predicted) or "none"
+    out.print(
+        f"predicted forgotten: {names}   queries: {result.queries}   "
+        f"calibration: {result.calibration}"
+    )
+    if json_out is not None:
+        atomic_write_json(json_out, result.to_dict())
+
+
+def _handle(level: Any, model: Any, data: Any, budget: int | None) -> Any:
+    from unleak import attacks
+
+    shape, k = data.input_shape, data.num_classes
+    if level == attacks.Access.QUERIES:
+        attacks.Weights(model, shape, k)  # checks the head and K before anything else
+        return attacks.Queries(model, shape, k, budget=budget)
+    if level == attacks.Access.GRADIENTS:
+        attacks.Weights(model, shape, k)
+        return attacks.Gradients(model, shape, k)
+    return attacks.Weights(model, shape, k)
+
+
 # --------------------------------------------------------------------------- data
 
 

@@ -224,3 +224,106 @@ def unlearn_checkpoint(
             atomic_write_json(Path(tmp) / "efficacy.json", eff.to_dict())
         result.out = Path(out)
     return result
+
+
+def load_target_model(
+    weights: str | os.PathLike[str],
+    data: Dataset,
+    *,
+    arch: str | None = None,
+    model_def: str | None = None,
+    model_args: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The model to attack: a checkpoint folder, zoo weights (``arch``) or a user class."""
+    from unleak.models.checkpoint import load_state
+    from unleak.models.userdef import load_user_model
+
+    if arch and model_def:
+        raise ConfigError("both --arch and --model-def given", "give one of them")
+    if model_def:
+        return load_user_model(model_def, weights, **(model_args or {}))
+    if arch:
+        folder = Path(weights).parent if Path(weights).suffix == ".safetensors" else Path(weights)
+        meta_args: dict[str, Any] = {}
+        if (folder / "model.json").is_file():
+            meta = models.read_metadata(folder)
+            if meta.arch != arch:
+                raise ConfigError(
+                    f"{folder} holds a {meta.arch}, not a {arch}", f"pass --arch {meta.arch}"
+                )
+            meta_args = dict(meta.arch_args)
+        net = models.build(arch, data, seed=None, **{**meta_args, **(model_args or {})})
+        file = weights if Path(weights).suffix == ".safetensors" else folder / "model.safetensors"
+        return load_state(net, file).eval()
+    return models.load(weights)
+
+
+def make_attack(
+    name: str,
+    *,
+    data: Dataset,
+    decider: str | None = None,
+    num_forgotten: int | None = None,
+    known_classes: Sequence[int] | None = None,
+    forgotten: Sequence[int] | None = None,
+    params: dict[str, Any] | None = None,
+    shadow: str | None = None,
+    shadow_options: dict[str, Any] | None = None,
+    data_root: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+) -> Any:
+    """Build an attack for a target trained on ``data``, with the attacker data it may hold.
+
+    ``param-dot`` gets labelled samples of ``known_classes`` (classes the attacker knows were
+    retained) or, in an experiment where the truth is known, of half the classes outside
+    ``forgotten``. ``oracle`` gets the test split (forbidden data: a bound). ``youden`` and ``tree``
+    are calibrated on shadow experiments on ``shadow`` (never the target's own data set).
+    """
+    from unleak import attacks
+    from unleak.attacks.base import attack_class
+
+    cls = attack_class(name)
+    p = dict(params or {})
+    kwargs: dict[str, Any] = {}
+    if name == "param-dot":
+        if known_classes is not None:
+            bad = sorted(set(known_classes) & set(forgotten or ()))
+            if bad:
+                raise ConfigError(
+                    f"known classes {bad} are forgotten ones", "list retained classes only"
+                )
+            kwargs["attacker_data"] = data.train.per_class_sample(100, known_classes, seed=seed)
+        elif forgotten is not None:
+            kwargs["attacker_data"] = attacks.attacker_split(
+                data.train, tuple(forgotten), seed=seed
+            )
+        else:
+            raise ConfigError(
+                "param-dot needs to know which classes the attacker holds data of",
+                "pass --known-classes with some classes you know were retained",
+            )
+    if name == "oracle":
+        kwargs["labelled_data"] = data.test
+    if name in ("param-diff",):
+        p.setdefault("dataset", data.name)
+    if name in ("param-diff", "before-after") and data_root is not None:
+        p.setdefault("data_root", str(data_root))
+    dec = decider or cls.default_decider
+    calibration = None
+    if dec in ("youden", "tree"):
+        probe = cls(cls.default_decider, num_forgotten=num_forgotten, **kwargs, **p)
+        shadow_name = shadow or ("digits" if data.name != "digits" else None)
+        if shadow_name is None:
+            raise ConfigError(
+                f"the {dec} decider is calibrated on shadow experiments, on a data set other than "
+                "the target's",
+                "pass --shadow NAME (e.g. mnist or fashion-mnist) or use kmeans",
+            )
+        calibration = attacks.shadow_calibration(
+            probe,
+            dataset=shadow_name,
+            target_dataset=data.name,
+            data_root=data_root,
+            **(shadow_options or {}),
+        )
+    return cls(dec, num_forgotten=num_forgotten, calibration=calibration, **kwargs, **p)

@@ -177,10 +177,14 @@ def lenet5(
         )
     pad = 2 if min(h, w) < 32 else 0
     features = nn.Sequential(
-        nn.Conv2d(c, 6, 5, padding=pad), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c, 6, 5, padding=pad),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
         nn.Flatten(),
-    )  # fmt: skip
+    )
     with torch.no_grad():
         flat = features(torch.zeros(1, *input_shape)).shape[1]
     features.extend([nn.Linear(flat, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU()])
@@ -215,8 +219,10 @@ def resnet18(
 ) -> nn.Module:
     width = _positive("width", width, 512)
     layers: list[nn.Module] = [
-        nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),
-    ]  # fmt: skip
+        nn.Conv2d(input_shape[0], width, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(width),
+        nn.ReLU(),
+    ]
     cin = width
     for stage, mult in enumerate((1, 2, 4, 8)):
         cout = width * mult

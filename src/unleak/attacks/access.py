@@ -1,0 +1,153 @@
+"""What an attacker may touch: the target's weights, its input gradients, or only its outputs.
+
+A handle grants one access level; an attack declares the level it needs and refuses a handle that
+lacks it. A :class:`Queries` handle hides the model entirely: it answers probability vectors and
+counts every input it is asked about against a budget.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from unleak.errors import AccessError, ModelError
+from unleak.models.heads import head as find_head
+from unleak.models.inference import eval_mode, predict_logits
+
+
+class Access(enum.IntEnum):
+    """Access levels, ordered: each includes the ones below it."""
+
+    QUERIES = 1
+    GRADIENTS = 2
+    WEIGHTS = 3
+
+
+class Target:
+    """Base of the handles: the input shape and class count are public knowledge."""
+
+    access: Access = Access.QUERIES
+
+    def __init__(self, input_shape: tuple[int, int, int], num_classes: int) -> None:
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.num_classes = int(num_classes)
+
+    def require(self, level: Access, who: str) -> None:
+        if self.access < level:
+            raise AccessError(
+                f"{who} needs {level.name.lower()} access but the target grants only "
+                f"{self.access.name.lower()}",
+                f"wrap the model in ul.attacks.{_HANDLE[level]}(...) or pick an attack for "
+                f"{self.access.name.lower()} access",
+            )
+
+
+class Queries(Target):
+    """Query access: ``fn(x) -> probabilities`` for a batch of inputs, with a query budget.
+
+    Every input image counts as one query. Asking for more than the budget allows raises
+    :class:`AccessError` and answers nothing.
+    """
+
+    access = Access.QUERIES
+
+    def __init__(
+        self,
+        fn: Callable[[torch.Tensor], torch.Tensor] | nn.Module,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        budget: int | None = 10_000,
+    ) -> None:
+        super().__init__(input_shape, num_classes)
+        if isinstance(fn, nn.Module):
+            model = fn
+
+            def fn(x: torch.Tensor) -> torch.Tensor:
+                return predict_logits(model, x).softmax(1)
+
+        self.__fn = fn  # name-mangled: not an attribute an attack reaches by accident
+        self.budget = budget
+        self.used = 0
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.budget is None else self.budget - self.used
+
+    def query(self, x: torch.Tensor) -> torch.Tensor:
+        """Probability vectors for ``x`` (N x C x H x W in [0, 1]); N queries are counted."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+            raise AccessError(
+                f"queries must have shape (N, {', '.join(map(str, self.input_shape))}), got "
+                f"{tuple(x.shape)}",
+                "reshape the inputs",
+            )
+        n = int(x.shape[0])
+        if self.budget is not None and self.used + n > self.budget:
+            raise AccessError(
+                f"query budget exhausted: {self.used} used, {n} more asked, budget {self.budget}",
+                "raise --query-budget or ask for fewer queries",
+            )
+        self.used += n
+        with torch.no_grad():
+            probs = self.__fn(x.detach().clamp(0, 1)).detach().float()
+        if probs.shape != (n, self.num_classes) or not torch.isfinite(probs).all():
+            raise ModelError(
+                f"the query function returned {tuple(probs.shape)} with non-finite values "
+                f"or the wrong shape, expected ({n}, {self.num_classes})",
+                "return one probability vector per input",
+            )
+        return probs
+
+
+class Gradients(Queries):
+    """White-box input gradients and outputs, but no weights (``model`` stays hidden)."""
+
+    access = Access.GRADIENTS
+
+    def __init__(
+        self, model: nn.Module, input_shape: tuple[int, int, int], num_classes: int
+    ) -> None:
+        super().__init__(model, input_shape, num_classes, budget=None)
+        self.__model = model
+
+    def logits_with_grad(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of ``x`` with the graph kept, so that ``backward`` reaches ``x`` (eval mode)."""
+        with eval_mode(self.__model):
+            return self.__model(x)
+
+
+class Weights(Gradients):
+    """Full white-box access: the model itself, including its weights."""
+
+    access = Access.WEIGHTS
+
+    def __init__(
+        self,
+        model: nn.Module,
+        input_shape: tuple[int, int, int] | None = None,
+        num_classes: int | None = None,
+    ) -> None:
+        arch = getattr(model, "unleak_arch", None)
+        if input_shape is None:
+            if arch is None:
+                raise ModelError(
+                    f"no input shape for {type(model).__name__}",
+                    "pass input_shape=(C, H, W) to Weights(...)",
+                )
+            input_shape = tuple(arch["input_shape"])
+        fc = find_head(model, tuple(input_shape))
+        if num_classes is not None and fc.out_features != num_classes:
+            raise ModelError(
+                f"the model's last layer has {fc.out_features} outputs, the data set {num_classes} "
+                "classes",
+                "use the data set the model was trained on (or fix --dataset)",
+            )
+        super().__init__(model, tuple(input_shape), fc.out_features)
+        self.model = model
+        self.head = fc
+
+
+_HANDLE = {Access.QUERIES: "Queries", Access.GRADIENTS: "Gradients", Access.WEIGHTS: "Weights"}

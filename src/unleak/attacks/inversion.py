@@ -1,0 +1,154 @@
+"""``wb-inversion``: synthesise one prototype per class by gradient ascent, then screen them.
+
+No data at all: every class (and every restart) is optimised in one batch, from a grey, mean or
+noise start, inside the input box [0, 1] (the optimiser works on a sigmoid parameterisation), with
+optional total-variation and L2 priors, for a fixed budget of steps. The budget is what separates
+retained from forgotten classes: a retained class is reached in a few steps, a forgotten one is
+not, even though the prototypes need not look like the class.
+
+Screening criteria (the main score):
+
+- ``threshold``: the log-odds deficit of the best prototype at the end of the budget, in nats
+  (``max(0, -log(p_c / (1 - p_c)))``), a fixed scale with the cut ``DEFICIT_CUT``;
+- ``entropy``: the entropy of the prototype's prediction profile, in nats: a prototype the model
+  cannot classify confidently is spread over many classes.
+
+Each class also records its confidence trajectory and the steps it needed to reach 50% and 90%.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from unleak.attacks.access import Access, Gradients, Target
+from unleak.attacks.base import Attack, AttackParams, ClassFeatures, register_attack
+
+DEFICIT_CUT = 1.0  # nats of log-odds: the best prototype stays below p = 0.27
+ENTROPY_CUT = 0.5  # nats
+
+
+def log_odds(probs: torch.Tensor) -> torch.Tensor:
+    p = probs.double().clamp(1e-15, 1 - 1e-15)
+    return (p.log() - torch.log1p(-p)).float()
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    p = probs.clamp_min(1e-12)
+    return -(p * p.log()).sum(-1)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean((1, 2, 3)) + (
+        x[..., :, 1:] - x[..., :, :-1]
+    ).abs().mean((1, 2, 3))
+
+
+def screening_features(
+    probs: torch.Tensor, criterion: str, extra: dict[str, np.ndarray], queries: int, details: dict
+) -> ClassFeatures:
+    """Features of per-class prototypes' final probability profiles (``probs[c]``: K vector)."""
+    k = probs.shape[0]
+    own = probs[torch.arange(k), torch.arange(k)]
+    deficit = (-log_odds(own)).clamp_min(0).numpy()
+    ent = entropy(probs).numpy()
+    cols = {"deficit": deficit, "entropy": ent, **extra}
+    names = list(cols)
+    main = names.index("deficit" if criterion == "threshold" else "entropy")
+    return ClassFeatures(
+        values=np.stack([cols[n] for n in names], 1),
+        names=names,
+        candidates=np.ones(k, bool),
+        main=main,
+        queries=queries,
+        details=details,
+        absolute=DEFICIT_CUT if criterion == "threshold" else ENTROPY_CUT,
+    )
+
+
+class InversionParams(AttackParams):
+    criterion: Literal["threshold", "entropy"] = "threshold"
+    steps: int = Field(30, ge=1, le=100_000, description="the budget: optimisation steps")
+    lr: float = Field(0.1, gt=0)
+    restarts: int = Field(2, ge=1, le=64)
+    start: Literal["grey", "noise", "mean"] = "grey"
+    tv: float = Field(0.0, ge=0, description="total-variation prior weight")
+    l2: float = Field(0.0, ge=0, description="L2 prior weight (distance to the start)")
+    seed: int = 0
+
+
+@register_attack
+class WhiteBoxInversion(Attack):
+    name = "wb-inversion"
+    requires = Access.GRADIENTS
+    Params = InversionParams
+    default_decider = "threshold"
+    description = "gradient inversion of one prototype per class, then threshold/entropy screening"
+    params: InversionParams
+    levels: ClassVar[tuple[float, ...]] = (0.5, 0.9)
+
+    def features(self, target: Target) -> ClassFeatures:
+        assert isinstance(target, Gradients)
+        p = self.params
+        k, r, shape = target.num_classes, p.restarts, target.input_shape
+        gen = torch.Generator().manual_seed(p.seed)
+        if p.start == "grey":
+            x0 = torch.full((k * r, *shape), 0.5) + 0.01 * torch.randn(k * r, *shape, generator=gen)
+        elif p.start == "noise":
+            x0 = torch.rand(k * r, *shape, generator=gen)
+        else:  # mean: the attacker knows nothing, so the "mean image" is the box centre per channel
+            x0 = torch.full((k * r, *shape), 0.5)
+        x0 = x0.clamp(0.01, 0.99)
+        u = torch.logit(x0).requires_grad_(True)
+        labels = torch.arange(k).repeat_interleave(r)
+        opt = torch.optim.Adam([u], lr=p.lr)
+        traj = np.zeros((p.steps + 1, k))
+        with torch.enable_grad():
+            for step in range(p.steps + 1):
+                x = torch.sigmoid(u)
+                logits = target.logits_with_grad(x)
+                with torch.no_grad():
+                    conf = logits.softmax(1)[torch.arange(k * r), labels].view(k, r).max(1).values
+                    traj[step] = conf.numpy()
+                if step == p.steps:
+                    break
+                loss = F.cross_entropy(logits, labels, reduction="none")
+                if p.tv:
+                    loss = loss + p.tv * total_variation(x)
+                if p.l2:
+                    loss = loss + p.l2 * (x - x0).pow(2).mean((1, 2, 3))
+                # gradients for the inputs only: the target's weights are left untouched
+                (u.grad,) = torch.autograd.grad(loss.sum(), [u])
+                opt.step()
+        with torch.no_grad():
+            x = torch.sigmoid(u)
+            probs = target.logits_with_grad(x).softmax(1)
+            own = probs[torch.arange(k * r), labels].view(k, r)
+            best = own.argmax(1)
+            pick = torch.arange(k) * r + best
+            prototypes, profile = x[pick], probs[pick]
+        extra = {f"steps_to_{int(lv * 100)}": _steps_to(traj, lv) / p.steps for lv in self.levels}
+        details = {
+            "trajectory": traj.T.round(5).tolist(),  # per class, confidence at each step
+            "prototypes": prototypes.numpy().round(4).tolist(),
+        }
+        return screening_features(profile, p.criterion, extra, 0, details)
+
+
+def _steps_to(traj: np.ndarray, level: float) -> np.ndarray:
+    """First step at which each class's confidence reached ``level`` (budget + 1 if never)."""
+    reached = traj >= level
+    first = np.where(reached.any(0), reached.argmax(0), traj.shape[0])
+    return first.astype(float)
+
+
+def prototype_grid(details: dict) -> np.ndarray:
+    """Prototypes as an array (K, C, H, W), for figures."""
+    return np.asarray(details["prototypes"], dtype=np.float32)
+
+
+__all__ = ["DEFICIT_CUT", "ENTROPY_CUT", "WhiteBoxInversion", "log_odds"]

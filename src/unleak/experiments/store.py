@@ -1,0 +1,209 @@
+"""Trained models cached on disk by a key of everything that defines them.
+
+An original model is trained once per (data set, model, seed, recipe) and reused by every
+unlearning run, shadow experiment and sweep that needs it; unlearned and null models likewise.
+Entries are checkpoint folders (safetensors + JSON), written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from unleak import models
+from unleak.cache import cache_root, key_of
+from unleak.data.core import Dataset
+from unleak.experiments.pipeline import train_config_for
+from unleak.models.checkpoint import load_extra
+from unleak.training import Callback, TrainConfig, fit
+from unleak.unlearning import config_for, run_unlearning
+from unleak.unlearning.au import UpdateLog, UpdateRecorder
+
+log = logging.getLogger(__name__)
+
+NULL_KINDS = ("original", "rt", "ft", "rl", "au", "ng")
+
+
+@dataclass
+class Original:
+    model: nn.Module
+    config: TrainConfig
+    updates: UpdateLog | None
+    key: str
+    trained: bool  # False when it came from the cache
+
+
+class ModelStore:
+    """Cached originals, unlearned models and null models under ``root/models``.
+
+    ``root=None`` uses the per-user cache (``$UNLEAK_CACHE``); ``enabled=False`` keeps nothing.
+    ``trained`` counts the models actually trained (tests check the cache is reused).
+    """
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, enabled: bool = True) -> None:
+        self.dir = cache_root(root) / "models"
+        self.enabled = enabled
+        self.trained = 0
+        self._memo: dict[str, Any] = {}
+
+    # ---------------------------------------------------------------- helpers
+    def _path(self, spec: dict[str, Any]) -> Path:
+        return self.dir / key_of(spec)
+
+    def _load(self, spec: dict[str, Any]) -> nn.Module | None:
+        path = self._path(spec)
+        if self.enabled and (path / models.checkpoint.METADATA).is_file():
+            try:
+                return models.load(path)
+            except Exception as exc:  # a damaged entry is retrained, never trusted
+                log.warning("discarding cache entry %s: %s", path, exc)
+        return None
+
+    def _save(
+        self, spec: dict[str, Any], model: nn.Module, extra: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        if self.enabled:
+            models.save(model, self._path(spec), extra={"cache_spec": spec, **(extra or {})}, **kw)
+
+    # ---------------------------------------------------------------- originals
+    def original(
+        self,
+        data: Dataset,
+        arch: str,
+        seed: int,
+        *,
+        overrides: dict[str, Any] | None = None,
+        arch_args: dict[str, Any] | None = None,
+        record_updates: bool = True,
+        callbacks: Sequence[Callback] = (),
+    ) -> Original:
+        cfg = train_config_for(data, arch, seed, overrides)
+        spec = {
+            "kind": "original",
+            "data": _data_id(data),
+            "arch": arch,
+            "arch_args": arch_args or {},
+            "config": cfg.model_dump(),
+            "record": record_updates,
+        }
+        key = key_of(spec)
+        if key in self._memo:
+            return self._memo[key]
+        model = self._load(spec)
+        if model is not None:
+            tensors = load_extra(self._path(spec), "updates") if record_updates else None
+            result = Original(
+                model, cfg, UpdateLog.from_tensors(tensors) if tensors else None, key, False
+            )
+        else:
+            model = models.build(arch, data, seed=seed, **(arch_args or {}))
+            recorder = UpdateRecorder(0) if record_updates else None
+            fit(model, data.train, cfg, callbacks=[*callbacks, *([recorder] if recorder else [])])
+            self.trained += 1
+            updates = recorder.log() if recorder else None
+            self._save(
+                spec,
+                model,
+                dataset=data.name,
+                seed=seed,
+                train_config=cfg.model_dump(),
+                tensors={"updates": updates.to_tensors()} if updates else None,
+            )
+            result = Original(model.eval(), cfg, updates, key, True)
+        self._memo[key] = result
+        return result
+
+    # ---------------------------------------------------------------- unlearned
+    def unlearned(
+        self,
+        original: Original,
+        data: Dataset,
+        method: str,
+        forget: Sequence[int],
+        seed: int,
+        *,
+        overrides: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> tuple[nn.Module, dict[str, Any]]:
+        """An unlearned model and its run description (method, forget set, config, seconds)."""
+        arch = original.model.unleak_arch["arch"]
+        cfg = config_for(method, data.name, arch, overrides, data.input_shape)
+        spec = {
+            "kind": "unlearned",
+            "original": original.key,
+            "method": method,
+            "forget": sorted(int(c) for c in forget),
+            "seed": seed,
+            "config": cfg.model_dump(),
+        }
+        model = self._load(spec)
+        if model is not None:
+            meta = models.read_metadata(self._path(spec))
+            return model, dict(getattr(meta, "unlearning", {}) or {})
+        retain, fs = data.train.split_classes(forget)
+        run = run_unlearning(
+            method,
+            original.model,
+            retain,
+            fs,
+            cfg,
+            dataset=data.name,
+            seed=seed,
+            original_config=original.config,
+            updates=original.updates,
+            callbacks=callbacks,
+        )
+        self.trained += 1
+        desc = run.describe()
+        self._save(spec, run.model, dataset=data.name, seed=seed, extra={"unlearning": desc})
+        return run.model, desc
+
+    # ---------------------------------------------------------------- nulls
+    def null(self, original: Original, data: Dataset, kind: str, seed: int) -> nn.Module:
+        """A model from which nothing was removed: the original itself, or the original after
+        the same kind of update as ``kind`` with every class kept (``rt``: a new seed)."""
+        if kind == "original":
+            return original.model
+        arch = original.model.unleak_arch["arch"]
+        if kind == "rt":
+            cfg: TrainConfig = original.config.model_copy(update={"seed": seed + 7919})
+        else:
+            ucfg = config_for(kind, data.name, arch, None, data.input_shape)
+            cfg = TrainConfig(
+                **{k: v for k, v in ucfg.model_dump().items() if k in TrainConfig.model_fields}
+            )
+            cfg = cfg.model_copy(update={"seed": seed})
+        spec = {"kind": "null", "original": original.key, "null": kind, "config": cfg.model_dump()}
+        model = self._load(spec)
+        if model is not None:
+            return model
+        if kind == "rt":
+            a = original.model.unleak_arch
+            model = models.build(
+                a["arch"],
+                input_shape=tuple(a["input_shape"]),
+                num_classes=a["num_classes"],
+                seed=cfg.seed,
+                **a["arch_args"],
+            )
+        else:
+            model = models.clone(original.model)
+        fit(model, data.train, cfg)
+        self.trained += 1
+        self._save(spec, model.eval(), dataset=data.name, seed=seed)
+        return model
+
+
+def _data_id(data: Dataset) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "train": len(data.train),
+        "test": len(data.test),
+        "source": data.source,
+    }
