@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/unleak train --dataset digits --out runs/demo-original
+	$(BIN)/unleak audit --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

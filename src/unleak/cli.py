@@ -221,6 +221,170 @@ def unlearn(
     out.print(f"wrote {out_dir}")
 
 
+# --------------------------------------------------------------------------- audit
+
+
+class AuditProgress:
+    """Renders the audit's stages as rich progress bars (training steps inside a stage)."""
+
+    def __init__(self) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=err,
+        )
+        self.task: Any = None
+        self.train_task: Any = None
+
+    def __enter__(self) -> AuditProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        if self.task is not None:
+            t = self.progress.tasks[self.task]
+            if t.total is None:
+                self.progress.update(self.task, total=1, completed=1)
+        self.task = self.progress.add_task(name, total=total, info="")
+
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+
+    def callbacks(self) -> list[Any]:
+        from unleak.training import Callback
+
+        outer = self
+
+        class Steps(Callback):
+            def on_epoch_end(self, state: Any) -> None:
+                e = state.history.epochs[-1]
+                outer.progress.update(
+                    outer.task, info=f"epoch {e.epoch + 1}/{state.num_epochs} loss {e.loss:.3f}"
+                )
+
+        return [Steps()]
+
+
+@app.command("audit")
+def audit_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="run directory to write")] = Path(
+        "runs/audit"
+    ),
+    config: Annotated[
+        Path | None, typer.Option(help="audit.yaml with any of the settings below")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="data set (default digits)")] = None,
+    model: Annotated[str | None, typer.Option(help="architecture (default per data set)")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="original model to load instead of training")
+    ] = None,
+    methods: Annotated[str | None, typer.Option(help="comma-separated unlearning methods")] = None,
+    forget: Annotated[
+        str | None, typer.Option(help="classes to forget (default: one, chosen by the seed)")
+    ] = None,
+    attacks_: Annotated[
+        str | None, typer.Option("--attacks", help="comma-separated ATTACK[/DECIDER]")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the whole audit")] = None,
+    query_budget: Annotated[int | None, typer.Option(help="bb-genetic query budget")] = None,
+    num_forgotten_known: Annotated[
+        bool | None, typer.Option("--num-forgotten-known", help="also run top-m")
+    ] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Train, unlearn with each method, run every attack and baseline, and report."""
+    from unleak.experiments.audit import audit, load_config
+    from unleak.experiments.pipeline import parse_forget
+
+    cfg = load_config(
+        config,
+        dataset=dataset,
+        model=model,
+        checkpoint=str(checkpoint) if checkpoint else None,
+        methods=methods.split(",") if methods else None,
+        forget=parse_forget(forget) if forget else None,
+        attacks=attacks_.split(",") if attacks_ else None,
+        seed=seed,
+        query_budget=query_budget,
+        num_forgotten_known=num_forgotten_known,
+        data_root=str(data_root) if data_root else None,
+    )
+    with AuditProgress() as prog:
+        result = audit(cfg, out_dir, reporter=prog)
+    print_audit(result)
+
+
+SHORT = {
+    "param-diff": "p-diff",
+    "param-dot": "p-dot",
+    "wb-inversion": "wb",
+    "bb-genetic": "bb",
+    "before-after": "b/a",
+}
+
+
+def _short(label: str) -> str:
+    """Compact column names: ``wb-inversion[entropy]/threshold`` -> ``wb entropy``."""
+    attack, _, decider = label.partition("/")
+    attack, _, criterion = attack.partition("[")
+    parts = [SHORT.get(attack, attack), criterion.rstrip("]")]
+    if decider not in ("threshold", "kmeans", "topm"):
+        parts.append(decider)
+    return " ".join(p for p in parts if p)
+
+
+def print_audit(result: Any) -> None:
+    rows = [r for r in result.rows if r.get("attack")]
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    k = max((len(r["scores"]) for r in rows if r.get("scores")), default=10)
+    table = Table(
+        title=f"forgotten: {list(result.forget)}  (chance for one class of {k}: {1 / k:.2f})",
+        caption="cells: predicted forgotten set; red = leaked (or false positive on a null model)",
+    )
+    table.add_column("model")
+    table.add_column("forget/ retain", justify="right")
+    for label in labels:
+        table.add_column(_short(label), justify="center")
+    models_ = list(dict.fromkeys((r["kind"], r["method"]) for r in rows))
+    for kind, method in models_:
+        e = result.efficacy.get(method, {}) if kind == "unlearned" else {}
+        acc = f"{e['forget_acc']:.2f}/{e['retain_acc']:.2f}" if "forget_acc" in e else "-"
+        cells = []
+        for label in labels:
+            match = [
+                r
+                for r in rows
+                if r["label"] == label and r["method"] == method and r["kind"] == kind
+            ]
+            if not match:
+                cells.append("")
+                continue
+            r = match[0]
+            if r.get("error"):
+                cells.append("[yellow]error[/]")
+                continue
+            pred = "{" + ",".join(map(str, r["predicted"])) + "}"
+            if kind == "null":
+                cells.append(f"[red]{pred} ✗[/]" if r["predicted"] else "[green]{} ✓[/]")
+            else:
+                cells.append(f"[red]{pred} hit[/]" if r["hit"] else f"[green]{pred}[/]")
+        table.add_row(f"{method}{' (null)' if kind == 'null' else ''}", acc, *cells)
+    for method, e in result.efficacy.items():
+        if "error" in e:
+            table.add_row(
+                method, "[yellow]failed[/]", *[e["error"][:40]] + [""] * (len(labels) - 1)
+            )
+    out.print(table)
+    if result.run_dir is not None:
+        out.print(f"run directory: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
+
+
 # --------------------------------------------------------------------------- attack
 
 

@@ -1,0 +1,1 @@
+"""Reports: tables, figures and self-contained HTML from result rows."""

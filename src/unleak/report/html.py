@@ -1,0 +1,208 @@
+"""A self-contained HTML report of an audit: every figure inline, no network needed to view it."""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unleak import attacks as atk
+from unleak._io import atomic_write_text
+from unleak.report import plots
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1200px}
+h1{font-size:1.5rem} h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
+th{background:#f3f3f3} td.l,th.l{text-align:left}
+.hit{background:#f8d7da} .miss{background:#d4edda} .err{background:#fff3cd}
+.note{color:#555;font-size:.85rem} img{max-width:100%}
+"""
+
+THREAT = {
+    "param-diff": "weights of the unlearned model; unrelated inputs only (no sample of the task)",
+    "param-dot": "weights; labelled samples of half the retained classes (never a forgotten one)",
+    "wb-inversion": "input gradients and outputs; no data at all",
+    "bb-genetic": "probability vectors only, every query counted against the budget; no data",
+    "before-after": "queries to the original and the unlearned model; generated probe inputs",
+    "oracle": "queries plus labelled test data of every class: forbidden data, an upper bound",
+    "chance": "nothing: a uniform guess of the number of forgotten classes",
+}
+
+INTRO = (
+    "An attack succeeds when its predicted set is exactly the forgotten set; on null models "
+    "(nothing forgotten) any prediction is a false positive."
+)
+LEGEND = (
+    "Red: the attack named exactly the forgotten classes (the label leaked) or, on a null model, "
+    "named a class that was never forgotten (a false positive). Green: no leak, or rightly none."
+)
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return html.escape(str(v))
+
+
+def _img(data: bytes, alt: str) -> str:
+    b64 = base64.b64encode(data).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
+
+
+def _table(
+    headers: list[str], rows: list[list[str]], classes: list[list[str]] | None = None
+) -> str:
+    head = "".join(
+        f'<th class="{"l" if i == 0 else ""}">{html.escape(h)}</th>' for i, h in enumerate(headers)
+    )
+    body = []
+    for r, row in enumerate(rows):
+        cells = []
+        for i, cell in enumerate(row):
+            cls = (classes[r][i] if classes else "") + (" l" if i == 0 else "")
+            cells.append(f'<td class="{cls.strip()}">{cell}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _cell(r: dict[str, Any]) -> tuple[str, str]:
+    """Text and CSS class of one model x attack cell."""
+    if r.get("error"):
+        return "error", "err"
+    pred = "{" + ",".join(map(str, r["predicted"])) + "}"
+    if r["kind"] == "null":
+        return (f"{pred} false +", "hit") if r["predicted"] else (f"{pred} ok", "miss")
+    return (f"{pred} hit", "hit") if r["hit"] else (f"{pred} miss", "miss")
+
+
+def _name(kind: str, method: str) -> str:
+    return f"{method} (null)" if kind == "null" else method
+
+
+def render(result: Any, data: Any = None) -> str:
+    """The report of an :class:`~unleak.experiments.audit.AuditResult` as one HTML string."""
+    cfg = result.config
+    rows = [r for r in result.rows if r.get("attack")]
+    names = data.class_names if data is not None else [str(i) for i in range(100)]
+    arch = str(rows[0]["model"]) if rows else ""
+    forgot = ", ".join(f"{c} ({html.escape(names[c])})" for c in result.forget)
+    parts = [
+        f"<h1>unleak audit: {html.escape(cfg.dataset)}</h1>",
+        f'<p id="setup">Data set <b>{html.escape(cfg.dataset)}</b>, model <b>{html.escape(arch)}'
+        f"</b>, forgotten classes <b>{forgot}</b>, seed {cfg.seed}. {INTRO}</p>",
+    ]
+    eff_rows = []
+    for method, e in result.efficacy.items():
+        if "error" in e:
+            failed = f'<span class="err">failed: {html.escape(e["error"])}</span>'
+            eff_rows.append([html.escape(method), failed, "", "", "", "", ""])
+            continue
+        ref = e.get("reference") or {}
+        eff_rows.append(
+            [
+                html.escape(method),
+                _fmt(e["forget_acc"]),
+                _fmt(e["retain_acc"]),
+                _fmt(e["test_acc"]),
+                _fmt(ref.get("forget_acc")),
+                _fmt(ref.get("retain_acc")),
+                _fmt(e.get("seconds"), 1),
+            ]
+        )
+    parts.append("<h2 id='efficacy'>Unlearning efficacy (test accuracy)</h2>")
+    heads = [
+        "method",
+        "forget acc",
+        "retain acc",
+        "test acc",
+        "rt forget acc",
+        "rt retain acc",
+        "seconds",
+    ]
+    parts.append(_table(heads, eff_rows))
+
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    models_ = list(dict.fromkeys((r["kind"], r["method"]) for r in rows))
+    index = {(r["kind"], r["method"], r["label"]): r for r in rows}
+    grid, classes = [], []
+    for kind, method in models_:
+        line, cls = [html.escape(_name(kind, method))], [""]
+        for label in labels:
+            r = index.get((kind, method, label))
+            text, css = _cell(r) if r else ("", "")
+            line.append(text)
+            cls.append(css)
+        grid.append(line)
+        classes.append(cls)
+    parts.append("<h2 id='asr'>Attack results: predicted forgotten set per model</h2>")
+    parts.append(f'<p class="note">{LEGEND}</p>')
+    parts.append(_table(["model", *labels], grid, classes))
+
+    summary = result.summary()
+    if not summary.empty:
+        cols = [
+            "method",
+            "attack",
+            "criterion",
+            "decider",
+            "asr",
+            "n",
+            "chance",
+            "fpr",
+            "forget_acc",
+            "retain_acc",
+            "seconds",
+            "queries",
+        ]
+        cols = [c for c in cols if c in summary.columns]
+        srows = [[_fmt(v) for v in rec] for rec in summary[cols].itertuples(index=False)]
+        parts.append("<h2 id='summary'>ASR beside chance, efficacy and false-positive rate</h2>")
+        parts.append(_table(cols, srows))
+
+    parts.append("<h2 id='threat'>Threat model of each attack</h2><ul>")
+    for name in dict.fromkeys(r["attack"] for r in rows):
+        cls_ = atk.attack_class(name)
+        access = cls_.requires.name.lower()
+        what = html.escape(THREAT.get(name, cls_.description))
+        parts.append(f"<li><b>{html.escape(name)}</b> ({access} access): {what}</li>")
+    parts.append("</ul>")
+
+    parts.append("<h2 id='scores'>Per-class scores</h2>")
+    parts.append(
+        '<p class="note">Red bars: forgotten classes; outlined: classes the attack named.</p>'
+    )
+    for label in labels:
+        panels = [
+            (_name(kind, method), r["scores"], r["forget"], r["predicted"])
+            for kind, method in models_
+            if (r := index.get((kind, method, label))) and not r.get("error") and r["scores"]
+        ]
+        if panels:
+            parts.append(_img(plots.score_bars(label, panels), f"scores {label}"))
+
+    for attack in ("wb-inversion", "bb-genetic"):
+        grids = []
+        for key, d in result.details.items():
+            kind, method, label = key.split(":", 2)
+            if label.startswith(attack) and "prototypes" in d:
+                grids.append((_name(kind, method), np.asarray(d["prototypes"], dtype=np.float32)))
+        if grids:
+            title = f"{attack}: one prototype per class"
+            parts.append(f"<h2 id='prototypes-{attack}'>Inverted prototypes ({attack})</h2>")
+            parts.append(_img(plots.prototype_grid(title, grids), f"prototypes {attack}"))
+    where = html.escape(str(result.run_dir or ""))
+    parts.append(f'<p class="note">Written by unleak. Run directory: {where}</p>')
+    head = f'<meta charset="utf-8"><title>unleak audit</title><style>{CSS}</style>'
+    return f'<!doctype html><html lang="en"><head>{head}</head><body>{"".join(parts)}</body></html>'
+
+
+def write_report(result: Any, path: str | Path, data: Any = None) -> Path:
+    return atomic_write_text(path, render(result, data))

@@ -1,0 +1,145 @@
+"""The audit end to end on real digits: run directory, refusals, stage failures, the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.browser import chromium, rendered_dom, screenshot
+
+import unleak as ul
+from unleak.errors import ConfigError
+from unleak.experiments.audit import RUN_LAYOUT, audit, load_config
+
+SMALL = dict(
+    methods=["rt", "ng"],
+    attacks=["param-diff/kmeans", "wb-inversion/threshold"],
+    baselines=["chance", "oracle"],
+    null_models=["original"],
+    train={"epochs": 6},
+    unlearn={"rt": {"epochs": 6}},
+)
+
+
+@pytest.fixture(scope="module")
+def small_audit(tmp_path_factory):
+    out = tmp_path_factory.mktemp("audit") / "run"
+    return audit(load_config(None, forget=[3], **SMALL), out)
+
+
+def test_run_directory_layout(small_audit):
+    run = small_audit.run_dir
+    for name in RUN_LAYOUT:
+        assert (run / name).exists(), name
+    assert {p.name for p in (run / "checkpoints").iterdir()} == {"original", "rt", "ng"}
+    rows = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == len(small_audit.rows) == 3 * 4  # (rt, ng, null) x (2 attacks + 2 baselines)
+    for r in rows:
+        assert {
+            "predicted",
+            "forget",
+            "hit",
+            "scores",
+            "chance",
+            "calibration",
+            "forget_acc",
+        } <= set(r)
+    env = json.loads((run / "env.json").read_text())
+    assert (
+        env["seed"] == 0 and env["torch"] and set(env["seconds"]) >= {"train", "unlearn", "attack"}
+    )
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["forget"] == [3] and cfg["model"] == "cnn"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["forget"] == [3] and summary["rows"]
+    frame = small_audit.to_frame()
+    assert set(frame["method"]) == {"rt", "ng", "original"}
+    s = small_audit.summary()
+    assert {"asr", "chance", "fpr", "forget_acc"} <= set(s.columns)
+    eff = json.loads((run / "efficacy.json").read_text())
+    assert eff["ng"]["forget_acc"] <= 0.1 and eff["ng"]["reference"]["forget_acc"] <= 0.1
+
+
+def test_audit_finds_the_forgotten_class(small_audit):
+    hits = {
+        (r["method"], r["label"]): r["hit"] for r in small_audit.rows if r["kind"] == "unlearned"
+    }
+    assert hits[("rt", "param-diff/kmeans")] and hits[("ng", "wb-inversion[threshold]/threshold")]
+    assert hits[("rt", "oracle/threshold")]
+
+
+@pytest.mark.parametrize(
+    ("settings", "needle"),
+    [
+        ({"datset": "digits"}, "datset"),
+        ({"methods": ["rt", "sisa"]}, "unknown method"),
+        ({"attacks": ["param-diff/median"]}, "has no decider 'median'"),
+        ({"attacks": ["membership"]}, "unknown attack 'membership'"),
+        ({"query_budget": -5}, "query_budget"),
+        ({"forget": [3, 3]}, "twice"),
+        ({"methods": ["rt"], "unlearn": {"ft": {"lr": 0.1}}}, "not among the methods"),
+        ({"null_models": ["nothing"]}, "unknown null model"),
+        ({"unlearn": {"ft": {"lr": 1e6}}}, "unlearn.ft: ft configuration: lr"),
+        ({"train": {"epoch": 3}}, "train.epoch"),
+    ],
+)
+def test_bad_configs_are_refused_before_any_work(settings, needle, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_config(None, **settings)
+    path = tmp_path / "audit.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    with pytest.raises(ConfigError):
+        load_config(path)
+
+
+def test_impossible_forget_set_is_refused_before_training(tmp_path, monkeypatch):
+    from unleak.experiments import store
+
+    def no_training(*a, **k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(store.ModelStore, "original", no_training)
+    with pytest.raises(ul.errors.ForgetSetError, match="out of range"):
+        audit(load_config(None, forget=[12]), tmp_path / "run")
+    with pytest.raises(ConfigError, match="youden/tree"):
+        audit(load_config(None, attacks=["param-diff/youden"], shadow="digits"), tmp_path / "run2")
+
+
+def test_a_failing_stage_is_reported_not_fatal(tmp_path, monkeypatch):
+    from unleak.errors import DivergenceError
+    from unleak.unlearning import base
+
+    spec = base.method_spec("ng")
+
+    def diverge(*args, **kwargs):
+        raise DivergenceError("loss became nan at epoch 0, step 3", "lower the learning rate")
+
+    monkeypatch.setitem(
+        base._METHODS, "ng", base.MethodSpec("ng", diverge, spec.config_cls, spec.description)
+    )
+    result = audit(load_config(None, forget=[5], **SMALL), tmp_path / "run")
+    assert "loss became nan" in result.efficacy["ng"]["error"]
+    assert any(r.get("error") and r["method"] == "ng" for r in result.rows)
+    assert any(r["method"] == "rt" and r["hit"] for r in result.rows)  # the rest of the audit ran
+    assert "failed" in (tmp_path / "run" / "report.html").read_text()
+
+
+@pytest.mark.skipif(
+    chromium() is None, reason="needs Debian's chromium package (.ci/run installs it)"
+)
+def test_report_renders_in_a_real_browser(small_audit):
+    page = small_audit.run_dir / "report.html"
+    dom = rendered_dom(page)
+    assert "unleak audit: digits" in dom
+    assert "Unlearning efficacy" in dom and "Threat model of each attack" in dom
+    assert dom.count("data:image/png;base64,") >= 2  # score plots and prototypes, inline
+    assert "http://" not in dom and "https://" not in dom  # self-contained
+    for method in ("rt", "ng"):
+        assert f'<td class="l">{method}</td>' in dom
+    shot_dir = Path(os.environ.get("UNLEAK_SCREENSHOT_DIR", small_audit.run_dir))
+    shot = screenshot(page, shot_dir / "report.png")
+    assert shot.stat().st_size > 10_000
