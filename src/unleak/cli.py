@@ -385,6 +385,76 @@ def print_audit(result: Any) -> None:
         out.print(f"run directory: {result.run_dir}  (report: {result.run_dir / 'report.html'})")
 
 
+# --------------------------------------------------------------------------- sweep, report
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="sweep configuration (YAML)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="sweep directory (results.sqlite, cache)")],
+    resume: Annotated[bool, typer.Option("--resume", help="skip runs already finished")] = False,
+    executor: Annotated[str, typer.Option(help="local or ray")] = "local",
+    workers: Annotated[int, typer.Option(help="local worker processes")] = 1,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: local Ray)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="run at most N runs now")] = None,
+) -> None:
+    """Run a grid of experiments into DIR/results.sqlite (resumable)."""
+    from unleak.experiments.sweep import expand, load_sweep_config, run_sweep
+
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}", "use local or ray")
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}", "use at least 1 worker")
+    cfg = load_sweep_config(config)
+    total = len(expand(cfg))
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=err,
+    ) as prog:
+        task = prog.add_task(cfg.name, total=total, info="")
+
+        def on_run(run: Any, error: str | None) -> None:
+            prog.update(
+                task, advance=1, info=("failed: " + error[:60]) if error else run.describe()
+            )
+
+        outcome = run_sweep(
+            cfg,
+            out_dir,
+            executor=executor,
+            workers=workers,
+            resume=resume,  # type: ignore[arg-type]
+            address=address,
+            on_run=on_run,
+            limit=limit,
+        )
+        prog.update(task, completed=outcome.skipped + outcome.finished)
+    out.print(
+        f"{outcome.finished} runs finished ({outcome.failed} failed), "
+        f"{outcome.skipped} skipped as done, "
+        f"{outcome.total} in the grid, {outcome.seconds:.0f} s. Tables: unleak report {out_dir}"
+    )
+
+
+@app.command()
+def report(sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")]) -> None:
+    """Regenerate Markdown and CSV tables and figures of a sweep."""
+    from unleak.report.tables import sweep_report
+
+    if not (sweep_dir / "results.sqlite").is_file():
+        raise ConfigError(
+            f"{sweep_dir} holds no results.sqlite", "point at a directory written by unleak sweep"
+        )
+    for kind, path in sweep_report(sweep_dir).items():
+        out.print(f"{kind}: {path}")
+
+
 # --------------------------------------------------------------------------- attack
 
 

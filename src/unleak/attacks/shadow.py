@@ -13,32 +13,14 @@ import logging
 import os
 from collections.abc import Sequence
 
-import torch
-
 from unleak.attacks.access import Weights
 from unleak.attacks.base import Attack
 from unleak.attacks.deciders import Calibration
+from unleak.data.core import random_forget_sets
 
 log = logging.getLogger(__name__)
 
 DEFAULT_METHODS = ("rt", "ft", "rl", "au", "ng")
-
-
-def shadow_forget_sets(
-    num_classes: int, sizes: Sequence[int], per_size: int, seed: int
-) -> list[tuple[int, ...]]:
-    """Every single class for size 1, and ``per_size`` random sets of each larger size."""
-    gen = torch.Generator().manual_seed(seed)
-    out: list[tuple[int, ...]] = []
-    for m in sizes:
-        if m == 1:
-            out += [(c,) for c in range(num_classes)]
-            continue
-        seen: set[tuple[int, ...]] = set()
-        while len(seen) < per_size:
-            seen.add(tuple(sorted(torch.randperm(num_classes, generator=gen)[:m].tolist())))
-        out += sorted(seen)
-    return out
 
 
 def shadow_calibration(
@@ -88,7 +70,7 @@ def shadow_calibration(
         for kind in null_kinds:
             net = store.null(orig, shadow, kind, seed)
             cal.runs.append((adapt(shadow, ()).evidence(Weights(net)), ()))
-        for forget in shadow_forget_sets(shadow.num_classes, sizes, per_size, seed)[:max_sets]:
+        for forget in random_forget_sets(shadow.num_classes, sizes, per_size, seed)[:max_sets]:
             for method in methods:
                 net, _ = store.unlearned(orig, shadow, method, forget, seed + 1)
                 cal.runs.append((adapt(shadow, forget).evidence(Weights(net)), forget))

@@ -6,6 +6,7 @@ so inversion attacks can optimise inputs in that same box. Labels are int64 in `
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +45,29 @@ def validate_forget_set(forget: Iterable[int], num_classes: int) -> tuple[int, .
             f"forget at most {num_classes - 1} classes so that something is retained",
         )
     return tuple(sorted(items))
+
+
+def random_forget_sets(
+    num_classes: int, sizes: Iterable[int], per_size: int, seed: int
+) -> list[tuple[int, ...]]:
+    """Forget sets for experiments: ``per_size`` distinct sets of each size, drawn with ``seed``.
+
+    For size 1 these are single classes in a seeded order (every class when ``per_size >= K``).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    out: list[tuple[int, ...]] = []
+    for m in sizes:
+        validate_forget_set(range(m), num_classes)  # 1 <= m < K
+        if m == 1:
+            order = torch.randperm(num_classes, generator=gen).tolist()
+            out += [(c,) for c in sorted(order[: min(per_size, num_classes)])]
+            continue
+        limit = math.comb(num_classes, m)
+        seen: set[tuple[int, ...]] = set()
+        while len(seen) < min(per_size, limit):
+            seen.add(tuple(sorted(torch.randperm(num_classes, generator=gen)[:m].tolist())))
+        out += sorted(seen)
+    return out
 
 
 @dataclass(frozen=True, eq=False)

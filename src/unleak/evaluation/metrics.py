@@ -34,7 +34,7 @@ def chance(num_candidates: int, num_forgotten: int) -> float:
     return 1.0 / math.comb(num_candidates, num_forgotten)
 
 
-GROUP = ["dataset", "model", "method", "attack", "criterion", "decider", "n_forget"]
+GROUP = ["dataset", "model", "method", "label", "attack", "criterion", "decider", "n_forget"]
 
 
 def summarize(rows: Iterable[dict[str, Any]], by: Sequence[str] = GROUP) -> pd.DataFrame:

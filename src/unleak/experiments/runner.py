@@ -70,16 +70,22 @@ class AttackSpec(BaseModel):
 
     @property
     def label(self) -> str:
-        return label_of(self.attack, self.decider, self.criterion)
+        return label_of(self.attack, self.decider, self.criterion, self.params)
 
     def evidence_key(self) -> tuple[str, str, str]:
         return (self.attack, self.criterion or "", repr(sorted(self.params.items())))
 
 
-def label_of(attack: str, decider: str | None, criterion: str | None) -> str:
-    """``param-diff/kmeans``; with a screening criterion ``wb-inversion[entropy]/threshold``."""
+def label_of(
+    attack: str, decider: str | None, criterion: str | None, params: dict[str, Any] | None = None
+) -> str:
+    """``param-diff/kmeans``; with a screening criterion ``wb-inversion[entropy]/threshold``;
+    parameter overrides follow an ``@``: ``bb-genetic[threshold]/threshold@query_budget=1000``."""
     decider = decider or atk.attack_class(attack).default_decider
-    return f"{attack}[{criterion}]/{decider}" if criterion else f"{attack}/{decider}"
+    label = f"{attack}[{criterion}]/{decider}" if criterion else f"{attack}/{decider}"
+    if params:
+        label += "@" + ",".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return label
 
 
 DEFAULT_ATTACKS = (
@@ -264,6 +270,7 @@ def _row(case: ModelCase, spec: AttackSpec, ctx: AttackContext, **fields: Any) -
         "attack": spec.attack,
         "decider": spec.decider or atk.attack_class(spec.attack).default_decider,
         "criterion": spec.criterion,
+        "params": dict(spec.params),
         "predicted": predicted,
         "hit": bool(set(predicted) == set(case.forget)) if "error" not in fields else False,
         "predicted_any": bool(predicted),
@@ -283,5 +290,5 @@ def _row(case: ModelCase, spec: AttackSpec, ctx: AttackContext, **fields: Any) -
         "error": None,
     }
     row.update(fields)
-    row["label"] = label_of(row["attack"], row["decider"], row["criterion"])
+    row["label"] = label_of(row["attack"], row["decider"], row["criterion"], row["params"])
     return row

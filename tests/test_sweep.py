@@ -1,0 +1,165 @@
+"""Sweeps: expansion, the results store, resume after SIGKILL, Ray = local, cached models."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from unleak.errors import ConfigError
+from unleak.experiments.sweep import SweepConfig, expand, iter_rows, load_sweep_config, run_sweep
+
+TINY = {
+    "name": "tiny",
+    "datasets": ["digits"],
+    "methods": ["ft", "ng"],
+    "forget_sizes": [1, 2],
+    "sets_per_size": 2,
+    "seeds": [0],
+    "attacks": ["param-diff/kmeans", "wb-inversion/threshold"],
+    "baselines": ["chance"],
+    "null_models": ["original"],
+    "train": {"digits": {"epochs": 4}},
+    "unlearn": {"ft": {"epochs": 3}},
+}
+
+
+def _decisions(out: Path) -> list[tuple]:
+    return sorted(
+        (r["run_key"], r["label"], tuple(r["predicted"]), r["hit"]) for r in iter_rows(out)
+    )
+
+
+def test_expansion_is_the_grid_and_keys_are_stable():
+    cfg = SweepConfig.model_validate({**TINY, "seeds": [0, 1]})
+    runs = expand(cfg)
+    assert len(runs) == 2 * (1 + (2 + 2) * 2)  # seeds x (nulls + forget sets x methods)
+    assert len({r.key for r in runs}) == len(runs)
+    assert [r.key for r in expand(cfg)] == [r.key for r in runs]
+    sizes = {len(r.forget) for r in runs if r.kind == "unlearned"}
+    assert sizes == {1, 2}
+
+
+def test_bad_sweep_configs(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "methds": ["ft"]}))
+    with pytest.raises(ConfigError, match="methds"):
+        load_sweep_config(path)
+    path.write_text(yaml.safe_dump({**TINY, "methods": ["ft", "sisa"]}))
+    with pytest.raises(ConfigError, match="unknown method"):
+        load_sweep_config(path)
+    path.write_text(yaml.safe_dump({**TINY, "forget_sizes": [10]}))
+    with pytest.raises(Exception, match="all 10 classes"):
+        expand(load_sweep_config(path))
+
+
+@pytest.fixture(scope="module")
+def reference_sweep(tmp_path_factory):
+    """The tiny sweep run straight through, and its shared model cache."""
+    root = tmp_path_factory.mktemp("sweep")
+    cfg = SweepConfig.model_validate(TINY)
+    outcome = run_sweep(cfg, root / "ref", cache_root=root / "cache")
+    assert outcome.finished == outcome.total == 9 and outcome.failed == 0
+    return root, cfg
+
+
+def test_results_and_cache_reuse(reference_sweep, tmp_path):
+    root, cfg = reference_sweep
+    rows = list(iter_rows(root / "ref"))
+    assert {r["method"] for r in rows} == {"ft", "ng", "original"}
+    from unleak.experiments import store as store_mod
+
+    trained = []
+    original = store_mod.ModelStore.original
+
+    def spy(self, *a, **k):
+        out = original(self, *a, **k)
+        trained.append(out.trained)
+        return out
+
+    store_mod.ModelStore.original = spy
+    try:
+        outcome = run_sweep(cfg, tmp_path / "again", cache_root=root / "cache")
+    finally:
+        store_mod.ModelStore.original = original
+    assert outcome.finished == 9 and trained and not any(trained)  # every original from the cache
+    assert _decisions(tmp_path / "again") == _decisions(root / "ref")
+    with pytest.raises(ConfigError, match="already holds"):
+        run_sweep(cfg, tmp_path / "again", cache_root=root / "cache")
+
+
+def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference_sweep, tmp_path):
+    root, _cfg = reference_sweep
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "killed"
+    env = {**os.environ, "UNLEAK_CACHE": str(tmp_path / "fresh-cache")}
+    cmd = [sys.executable, "-m", "unleak.cli", "sweep", str(config_path), "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = out / "results.sqlite"
+    deadline = time.time() + 300
+    done = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                done = sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            except sqlite3.Error:
+                done = 0
+            if done >= 2:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    con = sqlite3.connect(str(db))
+    runs_before = con.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    assert 2 <= runs_before < 9
+    # every recorded run has all its rows: a run and its rows commit together
+    orphans = con.execute(
+        "SELECT COUNT(*) FROM runs WHERE key NOT IN (SELECT run_key FROM rows)"
+    ).fetchone()[0]
+    assert orphans == 0
+    con.close()
+    cfg_env = SweepConfig.model_validate(TINY)
+    outcome = run_sweep(cfg_env, out, resume=True, cache_root=tmp_path / "fresh-cache")
+    assert outcome.skipped == runs_before and outcome.finished == 9 - runs_before
+    con = sqlite3.connect(str(db))
+    assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 9
+    dupes = con.execute(
+        "SELECT COUNT(*) - COUNT(DISTINCT run_key || '/' || idx) FROM rows"
+    ).fetchone()[0]
+    assert dupes == 0
+    con.close()
+    assert _decisions(out) == _decisions(root / "ref")
+
+
+def test_ray_executor_matches_local(reference_sweep, tmp_path):
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed")
+    root, cfg = reference_sweep
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        outcome = run_sweep(
+            cfg, tmp_path / "ray", executor="ray", cache_root=tmp_path / "ray-cache"
+        )
+    finally:
+        ray.shutdown()
+    assert outcome.finished == 9 and outcome.failed == 0
+    assert _decisions(tmp_path / "ray") == _decisions(root / "ref")
+
+
+def test_report_writes_tables_and_figures(reference_sweep):
+    from unleak.report.tables import sweep_report
+
+    root, _ = reference_sweep
+    written = sweep_report(root / "ref")
+    text = written["markdown"].read_text()
+    assert "ASR % [95% CI]" in text and "param-diff/kmeans" in text and "FPR %" in text
+    assert written["csv"].read_text().startswith("dataset,")
+    assert any(k.startswith("asr_vs_forgotten") for k in written)
