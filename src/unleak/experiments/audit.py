@@ -351,6 +351,7 @@ def audit(
         net, desc = unlearned[method]
         e = efficacy(net, data.test, forget, reference=reference).to_dict()
         e["seconds"] = desc.get("seconds")
+        e["original"] = efficacy(original.model, data.test, forget).to_dict()
         e["stopped"] = desc.get("stopped")
         eff[method] = e
         cases.append(ModelCase(net, method, forget, "unlearned", e))

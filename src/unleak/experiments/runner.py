@@ -6,6 +6,7 @@ every decider asked for, so ``param-diff/kmeans`` and ``param-diff/gap`` cost on
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -72,8 +73,9 @@ class AttackSpec(BaseModel):
     def label(self) -> str:
         return label_of(self.attack, self.decider, self.criterion, self.params)
 
-    def evidence_key(self) -> tuple[str, str, str]:
-        return (self.attack, self.criterion or "", repr(sorted(self.params.items())))
+    def evidence_key(self) -> tuple[str, str]:
+        # the screening criterion only picks a column of the same evidence: computed once
+        return (self.attack, repr(sorted(self.params.items())))
 
 
 def label_of(
@@ -149,8 +151,6 @@ def attack_rows(
         first = members[0]
         cls = atk.attack_class(first.attack)
         params = dict(first.params)
-        if first.criterion:
-            params["criterion"] = first.criterion
         if first.attack == "bb-genetic":
             params.setdefault("query_budget", ctx.query_budget)
         try:
@@ -181,9 +181,7 @@ def attack_rows(
                 rows.append(_row(case, spec, ctx, error=f"{type(exc).__name__}: {exc}"))
             continue
         if feats.details.get("prototypes") is not None:
-            details[first.attack + (f"/{first.criterion}" if first.criterion else "")] = (
-                feats.details
-            )
+            details[first.attack] = feats.details
         decider_names = [s.decider or cls.default_decider for s in members]
         if ctx.num_forgotten_known and m and "topm" in cls.deciders and "topm" not in decider_names:
             members = [*members, first.model_copy(update={"decider": "topm"})]
@@ -193,13 +191,14 @@ def attack_rows(
                 continue  # knowing that nothing was forgotten, top-m names nothing: no test
             try:
                 calibration = None
+                spec_feats = with_criterion(feats, spec.criterion) if spec.criterion else feats
                 if dname in ("youden", "tree"):
-                    calibration = _calibration(first, cls, ctx, params)
+                    calibration = _calibration(spec, cls, ctx, params)
                 # chance guesses one class on a null model, so its false-positive rate is 1
                 known = m or (1 if first.attack == "chance" else None)
                 decider = atk.make_decider(dname, num_forgotten=known, calibration=calibration)
                 t0 = time.perf_counter()
-                predicted, scores = decider.decide(feats)
+                predicted, scores = decider.decide(spec_feats)
                 seconds = evidence_seconds + time.perf_counter() - t0
             except Exception as exc:
                 rows.append(_row(case, spec, ctx, error=f"{type(exc).__name__}: {exc}"))
@@ -226,8 +225,19 @@ def attack_rows(
     return rows, details
 
 
+def with_criterion(feats: atk.ClassFeatures, criterion: str) -> atk.ClassFeatures:
+    """The same screening evidence read through another criterion (its main column and cut)."""
+    from unleak.attacks.inversion import DEFICIT_CUT, ENTROPY_CUT
+
+    name = "deficit" if criterion == "threshold" else "entropy"
+    cut = DEFICIT_CUT if criterion == "threshold" else ENTROPY_CUT
+    return dataclasses.replace(feats, main=feats.names.index(name), absolute=cut)
+
+
 def _calibration(spec: AttackSpec, cls: type, ctx: AttackContext, params: dict[str, Any]) -> Any:
-    key = spec.evidence_key()
+    key = (*spec.evidence_key(), spec.criterion or "")
+    if spec.criterion:
+        params = {**params, "criterion": spec.criterion}
     if key not in ctx.calibrations:
         from unleak.experiments.pipeline import make_attack
 
@@ -287,6 +297,9 @@ def _row(case: ModelCase, spec: AttackSpec, ctx: AttackContext, **fields: Any) -
         "test_acc": eff.get("test_acc", math.nan),
         "rt_forget_acc": ref.get("forget_acc", math.nan),
         "rt_retain_acc": ref.get("retain_acc", math.nan),
+        "original_retain_acc": (eff.get("original") or {}).get("retain_acc", math.nan),
+        "original_forget_acc": (eff.get("original") or {}).get("forget_acc", math.nan),
+        "unlearn_seconds": eff.get("seconds", math.nan),
         "error": None,
     }
     row.update(fields)

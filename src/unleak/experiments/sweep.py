@@ -325,6 +325,7 @@ def execute_run(
                 net, data.test, run.forget, reference=efficacy(ref_net, data.test, run.forget)
             ).to_dict()
             eff["seconds"] = desc.get("seconds")
+            eff["original"] = efficacy(original.model, data.test, run.forget).to_dict()
             case = ModelCase(net, run.method, run.forget, "unlearned", eff)
         ctx = AttackContext(
             data=data,
