@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,12 +16,17 @@ def _table() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def family(dataset: str, input_shape: tuple[int, ...] | None) -> str:
-    """The recipe key of a data set: its name, or an image-shape family for ``npz:`` data."""
-    if not dataset.startswith("npz:") or input_shape is None:
-        return dataset
-    c, h, _ = input_shape
-    return f"{'rgb' if c == 3 else 'grey'}{h}"
+def keys(dataset: str, input_shape: tuple[int, ...] | None) -> list[str]:
+    """Recipe keys of a data set, most general first: its name; for ``npz:`` data an image-shape
+    family (``rgb32``, ``grey28``), then the first file's stem (``svhn_test_exact_first10000``)."""
+    if not dataset.startswith("npz:"):
+        return [dataset]
+    out = []
+    if input_shape is not None:
+        c, h, _ = input_shape
+        out.append(f"{'rgb' if c == 3 else 'grey'}{h}")
+    out.append(Path(dataset[4:].split(",")[0]).stem)
+    return out
 
 
 def lookup(
@@ -28,11 +34,11 @@ def lookup(
 ) -> dict[str, Any]:
     """Merged entries of ``section`` for ``dataset`` (and ``dataset/model``)."""
     table = _table().get(section, {})
-    key = family(dataset, input_shape)
     out: dict[str, Any] = {}
-    for k in ("default", key, f"{key}/{model}" if model else None):
-        if k and isinstance(table.get(k), dict):
-            _merge(out, table[k])
+    for key in ["default", *keys(dataset, input_shape)]:
+        for k in (key, f"{key}/{model}" if model else None):
+            if k and isinstance(table.get(k), dict):
+                _merge(out, table[k])
     return out
 
 
@@ -51,6 +57,16 @@ def train_recipe(
     return lookup("train", dataset, model, input_shape)
 
 
-def default_model(dataset: str) -> str:
+def default_model(dataset: str, input_shape: tuple[int, ...] | None = None) -> str:
     table = _table()["default_model"]
-    return str(table.get(dataset, table["default"]))
+    model = table["default"]
+    for key in keys(dataset, input_shape):
+        model = table.get(key, model)
+    return str(model)
+
+
+def arch_args(
+    dataset: str, model: str, input_shape: tuple[int, ...] | None, given: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The recipe's architecture arguments (e.g. a CPU-sized width), under explicit ones."""
+    return {**lookup("model_args", dataset, model, input_shape).get(model, {}), **(given or {})}

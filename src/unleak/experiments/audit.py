@@ -237,7 +237,7 @@ def audit(
 
     # ------------------------------------------------------------ validate with the data in hand
     data = load_data(config.dataset, config.data_root)
-    arch = config.model or recipes.default_model(data.name)
+    arch = config.model or recipes.default_model(data.name, data.input_shape)
     if config.forget is not None:
         forget = validate_forget_set(config.forget, data.num_classes)
     else:

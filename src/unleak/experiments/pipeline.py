@@ -82,8 +82,9 @@ def train_original(
     ``class_pure`` makes those epochs use single-class batches (see ``unleak.unlearning.au``).
     """
     data = dataset if isinstance(dataset, Dataset) else data_mod.load(dataset, data_root)
-    arch = model or recipes.default_model(data.name)
-    net = models.build(arch, data, seed=seed, **(arch_args or {}))
+    arch = model or recipes.default_model(data.name, data.input_shape)
+    args = recipes.arch_args(data.name, arch, data.input_shape, arch_args)
+    net = models.build(arch, data, seed=seed, **args)
     ov = dict(overrides or {})
     ov.setdefault("device", device)
     cfg = train_config_for(data, arch, seed, ov)

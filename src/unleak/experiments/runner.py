@@ -123,7 +123,12 @@ class AttackContext:
     data_root: str | os.PathLike[str] | None = None
     shadow: str | None = None
     shadow_options: dict[str, Any] = field(default_factory=dict)
-    calibrations: dict[tuple, Any] = field(default_factory=dict)
+    calibrations: dict[tuple, Any] = field(default_factory=lambda: _CALIBRATIONS)
+
+
+# Shadow calibrations are costly (tens of shadow models) and depend only on the attack, the
+# shadow data set and the target's data set: one per process is enough.
+_CALIBRATIONS: dict[tuple, Any] = {}
 
 
 def _handle(level: atk.Access, model: nn.Module, data: Dataset, budget: int | None) -> atk.Target:
@@ -235,7 +240,13 @@ def with_criterion(feats: atk.ClassFeatures, criterion: str) -> atk.ClassFeature
 
 
 def _calibration(spec: AttackSpec, cls: type, ctx: AttackContext, params: dict[str, Any]) -> Any:
-    key = (*spec.evidence_key(), spec.criterion or "")
+    key = (
+        *spec.evidence_key(),
+        spec.criterion or "",
+        ctx.data.name,
+        ctx.shadow,
+        repr(sorted(ctx.shadow_options.items())),
+    )
     if spec.criterion:
         params = {**params, "criterion": spec.criterion}
     if key not in ctx.calibrations:

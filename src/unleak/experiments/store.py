@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from unleak import models
+from unleak import models, recipes
 from unleak.cache import cache_root, key_of
 from unleak.data.core import Dataset
 from unleak.experiments.pipeline import train_config_for
@@ -84,6 +84,7 @@ class ModelStore:
         callbacks: Sequence[Callback] = (),
     ) -> Original:
         cfg = train_config_for(data, arch, seed, overrides)
+        arch_args = recipes.arch_args(data.name, arch, data.input_shape, arch_args)
         spec = {
             "kind": "original",
             "data": _data_id(data),
@@ -115,7 +116,7 @@ class ModelStore:
                 train_config=cfg.model_dump(),
                 tensors={"updates": updates.to_tensors()} if updates else None,
             )
-            result = Original(model.eval(), cfg, updates, key, True)
+            result = Original(model.cpu().eval(), cfg, updates, key, True)
         self._memo[key] = result
         return result
 
@@ -196,7 +197,7 @@ class ModelStore:
             model = models.clone(original.model)
         fit(model, data.train, cfg)
         self.trained += 1
-        self._save(spec, model.eval(), dataset=data.name, seed=seed)
+        self._save(spec, model.cpu().eval(), dataset=data.name, seed=seed)
         return model
 
 

@@ -180,7 +180,7 @@ def run_unlearning(
     start = time.perf_counter()
     run = spec.fn(work, retain, forget, config, ctx)
     seconds = time.perf_counter() - start
-    run.model.eval()
+    run.model.cpu().eval()  # attacks and evaluation work on the CPU
     return UnlearnRun(run.model, method, classes, config, seconds, run.history)
 
 

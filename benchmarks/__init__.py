@@ -1,0 +1,1 @@
+"""Benchmarks: speed and accuracy targets, measured and written to docs/ and benchmarks/results/."""

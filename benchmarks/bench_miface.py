@@ -1,0 +1,109 @@
+"""Our white-box inverter against IBM ART's MIFace, on the same unlearned models, same screening.
+
+ART (adversarial-robustness-toolbox) is not a dependency of unleak: this benchmark uses it when it
+is installed (``pip install adversarial-robustness-toolbox``) and records that it was missing
+otherwise.
+
+    python -m benchmarks.run miface        (benchmarks/results/miface.json)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+import unleak as ul
+from benchmarks.common import DATA_ROOT, ROOT, save
+from unleak import recipes
+from unleak.attacks.deciders import make_decider
+from unleak.attacks.inversion import screening_features
+from unleak.experiments.store import ModelStore
+
+CASES = [("digits", (0, 3, 5, 8)), ("mnist", (1, 3, 6, 9))]
+METHODS = ("rt", "ft", "rl", "au", "ng")
+
+
+def miface_prototypes(
+    model: torch.nn.Module, shape: tuple[int, ...], k: int, steps: int
+) -> torch.Tensor:
+    from art.attacks.inference.model_inversion import MIFace
+    from art.estimators.classification import PyTorchClassifier
+
+    clf = PyTorchClassifier(
+        model=model,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=shape,
+        nb_classes=k,
+        clip_values=(0.0, 1.0),
+    )
+    attack = MIFace(
+        clf,
+        max_iter=steps,
+        window_length=steps,
+        threshold=1.0,
+        learning_rate=0.1,
+        batch_size=k,
+        verbose=False,
+    )
+    x0 = np.full((k, *shape), 0.5, dtype=np.float32)
+    return torch.from_numpy(attack.infer(x0, y=np.arange(k)).astype(np.float32))
+
+
+def main() -> None:
+    try:
+        import art
+    except ImportError:
+        save("miface", {"installed": False, "note": "pip install adversarial-robustness-toolbox"})
+        return
+    import art
+
+    store = ModelStore(ROOT / "runs" / "bench-cache")
+    results: dict[str, Any] = {"installed": True, "art_version": art.__version__, "cases": []}
+    for dataset, classes in CASES:
+        data = ul.data.load(dataset, DATA_ROOT)
+        arch = recipes.default_model(dataset)
+        orig = store.original(data, arch, 0)
+        for method in METHODS:
+            for c in classes:
+                net, _ = store.unlearned(orig, data, method, (c,), 1)
+                k = data.num_classes
+                t0 = time.perf_counter()
+                ours = ul.attacks.build("wb-inversion").run(
+                    ul.attacks.Gradients(net, data.input_shape, k)
+                )
+                ours_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                protos = miface_prototypes(net, data.input_shape, k, steps=60)
+                probs = ul.models.inference.predict_logits(net, protos).softmax(1)
+                feats = screening_features(probs, "threshold", {}, 0, {})
+                predicted, _ = make_decider("threshold").decide(feats)
+                art_s = time.perf_counter() - t0
+                results["cases"].append(
+                    {
+                        "dataset": dataset,
+                        "method": method,
+                        "forget": [c],
+                        "ours_hit": ours.predicted == (c,),
+                        "ours_seconds": round(ours_s, 3),
+                        "art_hit": sorted(predicted) == [c],
+                        "art_seconds": round(art_s, 3),
+                    }
+                )
+    for dataset, _ in CASES:
+        rows = [r for r in results["cases"] if r["dataset"] == dataset]
+        results[dataset] = {
+            "n": len(rows),
+            "ours_asr": float(np.mean([r["ours_hit"] for r in rows])),
+            "art_asr": float(np.mean([r["art_hit"] for r in rows])),
+            "ours_seconds": float(np.mean([r["ours_seconds"] for r in rows])),
+            "art_seconds": float(np.mean([r["art_seconds"] for r in rows])),
+        }
+    results["command"] = "python -m benchmarks.run miface"
+    save("miface", results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Build docs/results.md from benchmarks/results/*.json and the sweep directories.
+
+python -m benchmarks.run --docs
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks.common import DOCS, RESULTS, ROOT, load
+from unleak.evaluation.metrics import wilson
+
+SWEEPS = ROOT / "runs" / "sweeps"
+METHODS = ["rt", "ft", "rl", "au", "ng"]
+
+
+def pct(v: Any) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.1f}"
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- single benchmarks
+
+
+def training_section() -> str:
+    res = load("training")
+    if not res:
+        return "## Training (issue 2)\n\nNot measured yet: `python -m benchmarks.run training`.\n"
+    m = res["machine"]
+    rows = [
+        [
+            r["label"],
+            r["model"] + (f" {r['arch_args']}" if r["arch_args"] else ""),
+            r["note"],
+            f"{100 * r['test_acc']:.2f}",
+            f"{100 * r['target']:.1f}",
+            "yes" if r["passed"] else "**no**",
+            r["epochs"],
+            r["seconds_per_epoch"],
+            r["seconds"],
+        ]
+        for r in res["accuracy"]
+    ]
+    t = res["throughput"]
+    return (
+        "## Training (issue 2)\n\n"
+        f"Measured on {m['cpu']} ({m['cores']} cores, torch {m['torch']}, {m['torch_threads']} threads), "
+        f"commit {m['commit']}: `python -m benchmarks.run training`. Each model uses the default recipe "
+        "of `src/unleak/recipes.yaml` (`unleak train --dataset NAME`), seed 0.\n\n"
+        + table(
+            [
+                "data set",
+                "model",
+                "data",
+                "test acc %",
+                "target %",
+                "met",
+                "epochs",
+                "s / epoch",
+                "s total",
+            ],
+            rows,
+        )
+        + "\nThe training loop against a bare PyTorch loop (same model, data, batches and optimiser, "
+        f"LeNet-5 on the 60k MNIST training images, best of {t['repeats']} alternated epochs): "
+        f"unleak {t['unleak_samples_per_s']} samples/s, bare loop {t['bare_samples_per_s']} samples/s, "
+        f"overhead {100 * t['overhead']:+.1f}% ({'within' if t['within_10_percent'] else '**not within**'} 10%).\n"
+    )
+
+
+def demo_section() -> str:
+    parts = ["## The audit (issue 6)\n"]
+    d = load("demo")
+    if d:
+        parts.append(
+            f"`make demo` on a fresh clone took {d['make_demo_seconds']} s, of which the audit itself "
+            f"(`unleak audit` on digits: train, five methods, two null models, every attack and baseline, "
+            f"report) took {d['audit_seconds']} s ({'within' if d['audit_within_60_s'] else '**over**'} "
+            f"the 60 s target); the rest is creating `.venv` and installing the CPU build of torch and the "
+            f"other dependencies. Stage seconds: {d['audit_stage_seconds']}. Command: `{d['command']}`.\n"
+        )
+    a = load("audit_mnist")
+    if a:
+        parts.append(
+            f"\nAn MNIST audit of one class (3) with every method, attack and baseline took {a['seconds']} s "
+            f"({'within' if a['within_10_minutes'] else '**over**'} 10 minutes): `{a['command']}`. "
+            f"Stage seconds: {a['stage_seconds']}.\n"
+        )
+        labels = sorted(a["hits"])
+        rows = [
+            [lab, *["hit" if a["hits"][lab].get(m) else "miss" for m in METHODS]] for lab in labels
+        ]
+        parts.append("\n" + table(["attack / decider", *METHODS], rows))
+    if (DOCS / "report.png").is_file():
+        parts.append(
+            "\nThe report of the test audit, rendered by headless Chromium in "
+            "`tests/test_audit.py::test_report_renders_in_a_real_browser` "
+            "(`UNLEAK_SCREENSHOT_DIR=docs pytest -k browser`):\n\n![report](report.png)\n"
+        )
+    return "\n".join(parts)
+
+
+def miface_section() -> str:
+    r = load("miface")
+    if not r:
+        return ""
+    if not r.get("installed"):
+        return f"\n## White-box inversion against IBM ART's MIFace\n\nART was not installed: {r['note']}.\n"
+    rows = [
+        [
+            d,
+            r[d]["n"],
+            pct(r[d]["ours_asr"]),
+            pct(r[d]["art_asr"]),
+            f"{r[d]['ours_seconds']:.2f}",
+            f"{r[d]['art_seconds']:.2f}",
+        ]
+        for d in ("digits", "mnist")
+        if d in r
+    ]
+    return (
+        "\n## White-box inversion against IBM ART's MIFace (issue 5)\n\n"
+        f"ART {r['art_version']} MIFace and our `wb-inversion` on the same unlearned models (five methods x "
+        "four single classes per data set), both screened by the same threshold rule on the inverted "
+        f"prototypes' prediction profiles; 60 steps each. `{r['command']}`.\n\n"
+        + table(
+            [
+                "data set",
+                "models",
+                "ours ASR %",
+                "MIFace ASR %",
+                "ours s / model",
+                "MIFace s / model",
+            ],
+            rows,
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def sweep_rows(name: str) -> list[dict[str, Any]]:
+    from unleak.experiments.sweep import iter_rows
+
+    db = SWEEPS / name / "results.sqlite"
+    return list(iter_rows(SWEEPS / name)) if db.is_file() else []
+
+
+def efficacy_table(df: pd.DataFrame) -> str:
+    one = df[(df["kind"] == "unlearned") & (df["attack"] == "chance")]
+    rows = []
+    for (n, method), g in one.groupby(["n_forget", "method"]):
+        drop = g["original_retain_acc"] - g["retain_acc"]
+        rows.append(
+            [
+                n,
+                method,
+                len(g),
+                pct(g["forget_acc"].mean()),
+                pct(g["forget_acc"].max()),
+                pct(g["retain_acc"].mean()),
+                pct(g["original_retain_acc"].mean()),
+                pct(drop.max()),
+                pct(g["rt_forget_acc"].mean()),
+                f"{g['unlearn_seconds'].mean():.1f}",
+            ]
+        )
+    return table(
+        [
+            "|F|",
+            "method",
+            "n",
+            "forget acc % (mean)",
+            "forget acc % (worst)",
+            "retain acc %",
+            "original retain acc %",
+            "worst retain drop (pts)",
+            "rt forget acc %",
+            "s",
+        ],
+        rows,
+    )
+
+
+def asr_table(df: pd.DataFrame, families: tuple[str, ...], sizes: tuple[int, ...]) -> str:
+    real = df[(df["kind"] == "unlearned") & df["error"].isna() & df["n_forget"].isin(sizes)]
+    null = df[(df["kind"] == "null") & df["error"].isna()]
+    labels = sorted(
+        lab
+        for lab in real["label"].unique()
+        if lab.split("/")[0].split("[")[0] in families and "@" not in lab
+    )
+    rows = []
+    for lab in labels:
+        g = real[real["label"] == lab]
+        per = [
+            pct(g[g["method"] == m]["hit"].mean()) if (g["method"] == m).any() else "-"
+            for m in METHODS
+        ]
+        lo, hi = wilson(int(g["hit"].sum()), len(g))
+        fp = null[null["label"] == lab]["predicted_any"]
+        rows.append(
+            [
+                lab,
+                *per,
+                f"{pct(g['hit'].mean())} [{pct(lo)}, {pct(hi)}]",
+                len(g),
+                pct(g["chance"].mean()),
+                pct(fp.mean()) if len(fp) else "n/a",
+                len(fp),
+                pct(g["forget_acc"].mean()),
+            ]
+        )
+    return table(
+        [
+            "attack / decider",
+            *[f"{m} %" for m in METHODS],
+            "all % [95% CI]",
+            "n",
+            "chance %",
+            "FPR %",
+            "null n",
+            "forget acc %",
+        ],
+        rows,
+    )
+
+
+def curve_table(df: pd.DataFrame) -> str:
+    bb = df[
+        (df["attack"] == "bb-genetic")
+        & (df["kind"] == "unlearned")
+        & (df["decider"] == "threshold")
+        & (df["criterion"].fillna("threshold") == "threshold")
+    ]
+    if bb.empty:
+        return ""
+    rows = []
+    for (n, q), g in bb.groupby(["n_forget", "queries"]):
+        rows.append([n, int(q), pct(g["hit"].mean()), len(g)])
+    return table(["|F|", "queries per model", "ASR %", "n"], rows)
+
+
+def seconds_table(df: pd.DataFrame) -> str:
+    real = df[(df["kind"] == "unlearned") & df["error"].isna()]
+    g = (
+        real.groupby("attack")
+        .agg(seconds=("seconds", "mean"), queries=("queries", "mean"))
+        .reset_index()
+    )
+    return table(
+        ["attack", "s per model (mean)", "queries per model"],
+        [[r.attack, f"{r.seconds:.2f}", int(r.queries)] for r in g.itertuples()],
+    )
+
+
+def sweep_section(name: str, title: str) -> str:
+    rows = sweep_rows(name)
+    if not rows:
+        return f"\n## {title}\n\nNot run yet: `unleak sweep benchmarks/sweeps/{name}.yaml --out runs/sweeps/{name}`.\n"
+    df = pd.DataFrame(rows)
+    for col in ("error", "criterion"):
+        if col not in df:
+            df[col] = None
+    runs = df["run_key"].nunique()
+    seeds = sorted(df["seed"].unique())
+    summary = {"rows": len(df), "runs": runs, "seeds": [int(s) for s in seeds]}
+    (RESULTS / f"sweep_{name}.json").write_text(json.dumps(summary) + "\n")
+    fig_dir = DOCS / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    figs = []
+    from unleak.report.tables import sweep_report
+
+    for key, path in sweep_report(SWEEPS / name).items():
+        if path.suffix == ".png":
+            target = fig_dir / f"{name}-{path.name}"
+            shutil.copyfile(path, target)
+            figs.append(f"![{key}](figures/{target.name})")
+    parts = [
+        f"\n## {title}\n",
+        f"`unleak sweep benchmarks/sweeps/{name}.yaml --out runs/sweeps/{name} --workers 2 && unleak report "
+        f"runs/sweeps/{name}`: {runs} runs (unlearned and null models), seeds {summary['seeds']}, "
+        f"{len(df)} result rows. ASR: share of unlearned models whose predicted set is exactly the "
+        "forgotten set; FPR: share of null models (nothing forgotten) on which the attack named any "
+        "class; chance: a uniform guess of the right number of classes among the attack's candidates.\n",
+        "\n### Unlearning efficacy (issue 3)\n",
+        efficacy_table(df),
+        "\n### Parameter attacks, one forgotten class (issue 4)\n",
+        asr_table(df, ("param-diff", "param-dot"), (1,)),
+        "\n### Parameter attacks, two and three forgotten classes\n",
+        asr_table(df, ("param-diff", "param-dot"), (2, 3)),
+        "\n### Inversion attacks, one forgotten class (issue 5)\n",
+        asr_table(df, ("wb-inversion", "bb-genetic"), (1,)),
+        "\n### Inversion attacks, two and three forgotten classes\n",
+        asr_table(df, ("wb-inversion", "bb-genetic"), (2, 3)),
+        "\n### Baselines\n",
+        asr_table(df, ("chance", "oracle", "before-after"), (1, 2, 3)),
+    ]
+    curve = curve_table(df)
+    if curve:
+        parts += ["\n### Black-box ASR against the query budget\n", curve]
+    parts += ["\n### Seconds per attack\n", seconds_table(df), "\n" + "\n".join(figs) + "\n"]
+    return "\n".join(parts)
+
+
+HEADER = """# unleak: measured results
+
+Every figure below comes from a command named beside it, run on the machine it names. Benchmarks
+write JSON to `benchmarks/results/`; `python -m benchmarks.run --docs` rebuilds this page from them
+and from the sweep directories under `runs/sweeps/` (not committed: they hold models).
+"""
+
+
+def write_results() -> Path:
+    parts = [HEADER, training_section(), demo_section(), miface_section()]
+    for name, title in (
+        ("digits", "Sweep: digits"),
+        ("mnist", "Sweep: MNIST"),
+        ("fashion-mnist", "Sweep: Fashion-MNIST"),
+        ("cifar10", "Sweep: CIFAR-10 (CPU)"),
+        ("svhn", "Sweep: SVHN (CPU)"),
+    ):
+        parts.append(sweep_section(name, title))
+    notes = DOCS / "findings.md"
+    if notes.is_file():
+        parts.append("\n" + notes.read_text())
+    path = DOCS / "results.md"
+    path.write_text("\n".join(parts))
+    return path
