@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -43,6 +44,8 @@ def summarize(rows: Iterable[dict[str, Any]], by: Sequence[str] = GROUP) -> pd.D
     The false-positive rate of a (data set, model, attack, decider) comes from the null rows of
     the same group and is shown on every line of that group.
     """
+    import pandas as pd  # imported here: pandas costs a second at start-up
+
     df = pd.DataFrame(list(rows))
     if df.empty:
         return df

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -187,11 +186,13 @@ class AuditResult:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> Any:
         """One row per attack result, as a pandas DataFrame."""
+        import pandas as pd
+
         return pd.DataFrame(self.rows)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> Any:
         """ASR per (method, attack, decider) beside chance, efficacy and false-positive rate."""
         return summarize(self.rows)
 
@@ -444,6 +445,8 @@ def audit(
 def _write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
     atomic_write_text(run_dir / "results.jsonl", text)
+    import pandas as pd
+
     frame = pd.DataFrame(rows)
     atomic_write_text(run_dir / "results.csv", frame.to_csv(index=False))
 

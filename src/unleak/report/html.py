@@ -22,6 +22,7 @@ th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}
 th{background:#f3f3f3} td.l,th.l{text-align:left}
 .hit{background:#f8d7da} .miss{background:#d4edda} .err{background:#fff3cd}
 .note{color:#555;font-size:.85rem} img{max-width:100%}
+.scores svg{margin:0 .5rem .5rem 0;border:1px solid #eee} h3{font-size:.95rem;margin:.8rem 0 .2rem}
 """
 
 THREAT = {
@@ -71,6 +72,44 @@ def _table(
             cells.append(f'<td class="{cls.strip()}">{cell}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def svg_bars(
+    name: str,
+    scores: list[float | None],
+    forgotten: list[int],
+    predicted: list[int],
+    width: int = 180,
+    height: int = 90,
+) -> str:
+    """A small inline SVG bar chart of per-class scores (forgotten red, predicted outlined)."""
+    vals = [0.0 if s is None or s != s else float(s) for s in scores]
+    lo, hi = min(0.0, *vals), max(0.0, *vals)
+    span = (hi - lo) or 1.0
+    k = max(1, len(vals))
+    bw = (width - 10) / k
+    zero = 15 + (height - 30) * hi / span
+    bars = []
+    for c, v in enumerate(vals):
+        top = 15 + (height - 30) * (hi - max(v, 0)) / span
+        h = abs(v) * (height - 30) / span
+        colour = "#c0392b" if c in forgotten else "#7f8c8d"
+        stroke = ' stroke="#000" stroke-width="2"' if c in predicted else ""
+        x = 5 + c * bw
+        bars.append(
+            f'<rect x="{x + 1:.1f}" y="{top:.1f}" width="{bw - 2:.1f}" height="{max(h, 0.5):.1f}" '
+            f'fill="{colour}"{stroke}><title>class {c}: {v:.3g}</title></rect>'
+        )
+        bars.append(
+            f'<text x="{x + bw / 2:.1f}" y="{height - 2}" font-size="8" '
+            f'text-anchor="middle">{c}</text>'
+        )
+    axis = f'<line x1="5" x2="{width - 5}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#999"/>'
+    title = f'<text x="5" y="10" font-size="9">{html.escape(name)}</text>'
+    return (
+        f'<svg width="{width}" height="{height}" role="img" '
+        f'aria-label="scores {html.escape(name)}">{title}{axis}{"".join(bars)}</svg>'
+    )
 
 
 def _cell(r: dict[str, Any]) -> tuple[str, str]:
@@ -186,7 +225,8 @@ def render(result: Any, data: Any = None) -> str:
             if (r := index.get((kind, method, label))) and not r.get("error") and r["scores"]
         ]
         if panels:
-            parts.append(_img(plots.score_bars(label, panels), f"scores {label}"))
+            svgs = "".join(svg_bars(*p) for p in panels)
+            parts.append(f'<div class="scores"><h3>{html.escape(label)}</h3>{svgs}</div>')
 
     for attack in ("wb-inversion", "bb-genetic"):
         grids = []

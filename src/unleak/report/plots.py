@@ -27,34 +27,6 @@ def png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def score_bars(
-    title: str, panels: Sequence[tuple[str, Sequence[float | None], Sequence[int], Sequence[int]]]
-) -> bytes:
-    """One bar chart per model: per-class scores; forgotten classes red, predicted ones outlined.
-
-    ``panels``: ``(name, scores, forgotten, predicted)``.
-    """
-    n = max(1, len(panels))
-    cols = min(n, 4)
-    rows = (n + cols - 1) // cols
-    fig = _figure(3.2 * cols, 2.2 * rows + 0.4)
-    fig.suptitle(title, fontsize=10)
-    for i, (name, scores, forgotten, predicted) in enumerate(panels):
-        ax = fig.add_subplot(rows, cols, i + 1)
-        vals = np.array([np.nan if s is None else s for s in scores], dtype=float)
-        k = len(vals)
-        colours = ["#c0392b" if c in forgotten else "#7f8c8d" for c in range(k)]
-        bars = ax.bar(range(k), np.nan_to_num(vals), color=colours)
-        for c in predicted:
-            bars[c].set_edgecolor("black")
-            bars[c].set_linewidth(2)
-        ax.set_title(name, fontsize=8)
-        ax.set_xticks(range(k))
-        ax.tick_params(labelsize=7)
-    fig.subplots_adjust(hspace=0.6, wspace=0.3)
-    return png(fig)
-
-
 def prototype_grid(title: str, grids: Sequence[tuple[str, np.ndarray]]) -> bytes:
     """Rows of prototypes, one row per model, one column per class (arrays K x C x H x W)."""
     rows = max(1, len(grids))
