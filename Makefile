@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.unleak-installed
+TEST_STAMP := $(VENV)/.unleak-test-installed
+# Some machines set PYTHONDONTWRITEBYTECODE; in the venv, cached bytecode halves start-up time.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: demo test lint bench install clean
 
@@ -11,14 +14,19 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# --no-compile: byte-compiling torch's sources at install time costs more than half a minute
+	# --no-compile: modules compile on first import instead (only those used), not all at install
 	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+# The tests also exercise the Ray executor: the ray extra joins for them only.
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-compile -c constraints.txt -e '.[dev,ray]'
+	touch $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/unleak audit --out runs/demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
