@@ -47,7 +47,9 @@ class ParamDiffParams(AttackParams):
     dataset: str | None = Field(None, description="the target's data set (refused as unrelated)")
     n_unrelated: int = Field(4000, ge=10, le=200_000)
     recipe: Literal["head-refit", "finetune", "independent"] = "head-refit"
-    n_aux: int = Field(3, ge=1, le=100, description="auxiliary models, each on an 80% subsample")
+    n_aux: int = Field(
+        1, ge=1, le=100, description="auxiliary heads for diff/gain (reach needs none)"
+    )
     steps: int = Field(10, ge=1, le=10_000, description="SGD steps of the head re-fit")
     lr: float = Field(0.1, gt=0)
     net_epochs: float = Field(1.0, gt=0, description="epochs of the finetune / independent recipes")
