@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from unleak import __version__, models, recipes
 from unleak._io import atomic_write_json, atomic_write_text
@@ -27,17 +27,10 @@ from unleak.data import load as load_data
 from unleak.data.core import validate_forget_set
 from unleak.errors import ConfigError
 from unleak.evaluation import efficacy, summarize
-from unleak.experiments.runner import (
-    DEFAULT_ATTACKS,
-    DEFAULT_BASELINES,
-    AttackContext,
-    AttackSpec,
-    ModelCase,
-    attack_rows,
-)
-from unleak.experiments.store import NULL_KINDS, ModelStore
+from unleak.experiments.config import ExperimentConfig, load_config_file
+from unleak.experiments.runner import AttackContext, ModelCase, attack_rows
+from unleak.experiments.store import ModelStore
 from unleak.training import Callback
-from unleak.unlearning import method_names
 
 log = logging.getLogger(__name__)
 
@@ -53,113 +46,44 @@ RUN_LAYOUT = {
 }
 
 
-class AuditConfig(BaseModel):
+class AuditConfig(ExperimentConfig):
     """Everything an audit does. Unknown keys, bad values and impossible combinations are refused
     before any work starts."""
 
-    model_config = ConfigDict(extra="forbid")
-
     dataset: str = "digits"
-    data_root: str | None = None
     model: str | None = Field(None, description="architecture; default per data set")
     arch_args: dict[str, Any] = Field(default_factory=dict)
     checkpoint: str | None = Field(None, description="original model to load instead of training")
-    methods: list[str] = Field(default_factory=lambda: ["rt", "ft", "rl", "au", "ng"])
     forget: list[int] | None = Field(None, description="classes to forget; default: chosen by seed")
     num_forget: int = Field(
         1, ge=1, description="how many classes the seed picks when forget is unset"
     )
-    attacks: list[AttackSpec] = Field(
-        default_factory=lambda: [AttackSpec.model_validate(a) for a in DEFAULT_ATTACKS]
-    )
-    baselines: list[AttackSpec] = Field(
-        default_factory=lambda: [AttackSpec.model_validate(a) for a in DEFAULT_BASELINES]
-    )
-    null_models: list[str] = Field(default_factory=lambda: ["original", "ft"])
-    num_forgotten_known: bool = Field(False, description="also run top-m with the true number")
-    query_budget: int = Field(10_000, ge=10)
     seed: int = 0
     train: dict[str, Any] = Field(
         default_factory=dict, description="training overrides (epochs, lr...)"
     )
-    unlearn: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="per-method overrides"
-    )
-    shadow: str | None = Field(None, description="data set for shadow calibration (youden, tree)")
     cache: bool = Field(False, description="reuse trained models from the cache ($UNLEAK_CACHE)")
-    device: str = "cpu"
-
-    @field_validator("methods")
-    @classmethod
-    def _methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(method_names()))
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(method_names())}")
-        if len(set(value)) != len(value):
-            raise ValueError("a method is listed twice")
-        return value
-
-    @field_validator("null_models")
-    @classmethod
-    def _nulls(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(NULL_KINDS))
-        if unknown:
-            raise ValueError(f"unknown null model(s) {unknown}; known: {', '.join(NULL_KINDS)}")
-        return value
 
     @model_validator(mode="after")
     def _combinations(self) -> AuditConfig:
-        bad = sorted(set(self.unlearn) - set(self.methods))
-        if bad:
-            raise ValueError(f"unlearn overrides for {bad}, which are not among the methods")
         if self.forget is not None and len(self.forget) != len(set(self.forget)):
             raise ValueError("forget lists a class twice")
         if self.forget is not None and not self.forget:
             raise ValueError("forget is empty; name at least one class or leave it unset")
         from unleak.training import TrainConfig
-        from unleak.unlearning import config_for
 
         try:  # settings are checked now, not after the original has trained
             TrainConfig(**self.train)
         except ValidationError as exc:
             e = exc.errors()[0]
             raise ValueError(f"train.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-        for method, overrides in self.unlearn.items():
-            try:
-                config_for(method, self.dataset, self.model, overrides)
-            except ConfigError as exc:
-                raise ValueError(f"unlearn.{method}: {exc.problem}") from None
+        self.check_unlearn(self.dataset, self.model)
         return self
 
 
 def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> AuditConfig:
     """An :class:`AuditConfig` from a YAML file and/or keyword overrides, or a one-line error."""
-    values: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
-            raise ConfigError(
-                f"no configuration file {p}", "check the path after --config"
-            ) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(
-                f"{p} is not valid YAML ({str(exc).splitlines()[0]})", "fix the file"
-            ) from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{p} does not hold a mapping of settings", "write key: value lines")
-        values.update(loaded)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return AuditConfig.model_validate(values)
-    except ConfigError:
-        raise
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(x) for x in e["loc"]) or "configuration"
-        msg = e["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"audit configuration: {where}: {msg}", "fix that setting") from exc
+    return load_config_file(AuditConfig, path, "audit", **overrides)
 
 
 class Reporter:

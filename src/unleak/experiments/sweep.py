@@ -27,70 +27,37 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from unleak import __version__
 from unleak._io import atomic_write_text
 from unleak.cache import key_of
 from unleak.errors import ConfigError
-from unleak.experiments.runner import DEFAULT_ATTACKS, DEFAULT_BASELINES, AttackSpec
-from unleak.experiments.store import NULL_KINDS
-from unleak.unlearning import method_names
+from unleak.experiments.config import ExperimentConfig, load_config_file
+from unleak.experiments.runner import AttackSpec
 
 log = logging.getLogger(__name__)
 
 
-class SweepConfig(BaseModel):
+class SweepConfig(ExperimentConfig):
     """A grid of experiments. Unknown keys and bad values are refused."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = "sweep"
     datasets: list[str] = Field(default_factory=lambda: ["digits"], min_length=1)
     models: list[str | None] = Field(
         default_factory=lambda: [None], description="None: per data set"
     )
-    data_root: str | None = None
-    methods: list[str] = Field(default_factory=lambda: ["rt", "ft", "rl", "au", "ng"])
     forget_sizes: list[int] = Field(default_factory=lambda: [1])
     sets_per_size: int = Field(
         10, ge=1, description="forget sets per size (size 1: single classes)"
     )
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    attacks: list[AttackSpec] = Field(
-        default_factory=lambda: [AttackSpec.model_validate(a) for a in DEFAULT_ATTACKS]
-    )
-    baselines: list[AttackSpec] = Field(
-        default_factory=lambda: [AttackSpec.model_validate(a) for a in DEFAULT_BASELINES]
-    )
     null_models: list[str] = Field(default_factory=lambda: ["original", "rt", "ft", "au"])
-    query_budget: int = Field(10_000, ge=10)
     query_curve: list[int] = Field(default_factory=list, description="extra bb-genetic budgets")
     num_forgotten_known: bool = True
     train: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="overrides per data set"
     )
-    unlearn: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="overrides per method"
-    )
-    shadow: str | None = None
-    device: str = "cpu"
-
-    @field_validator("methods")
-    @classmethod
-    def _methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(method_names()))
-        if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(method_names())}")
-        return value
-
-    @field_validator("null_models")
-    @classmethod
-    def _nulls(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(NULL_KINDS))
-        if unknown:
-            raise ValueError(f"unknown null model(s) {unknown}; known: {', '.join(NULL_KINDS)}")
-        return value
 
     @field_validator("forget_sizes")
     @classmethod
@@ -99,36 +66,25 @@ class SweepConfig(BaseModel):
             raise ValueError("forget sizes must be at least 1")
         return value
 
+    @model_validator(mode="after")
+    def _overrides(self) -> SweepConfig:
+        for dataset in self.datasets:
+            self.check_unlearn(dataset, None)
+        return self
+
     def all_specs(self) -> list[AttackSpec]:
         specs = [*self.attacks, *self.baselines]
         for budget in self.query_curve:
-            for crit in ("threshold",):
-                specs.append(
-                    AttackSpec(attack="bb-genetic", criterion=crit, params={"query_budget": budget})
+            specs.append(
+                AttackSpec(
+                    attack="bb-genetic", criterion="threshold", params={"query_budget": budget}
                 )
+            )
         return specs
 
 
 def load_sweep_config(path: str | os.PathLike[str]) -> SweepConfig:
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"no sweep configuration {p}", "check the path") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"{p} is not valid YAML ({str(exc).splitlines()[0]})", "fix the file"
-        ) from exc
-    try:
-        return SweepConfig.model_validate(raw)
-    except ConfigError:
-        raise
-    except ValidationError as exc:
-        e = exc.errors()[0]
-        where = ".".join(str(x) for x in e["loc"]) or "configuration"
-        raise ConfigError(
-            f"sweep configuration {p.name}: {where}: {e['msg']}", "fix that setting"
-        ) from exc
+    return load_config_file(SweepConfig, path, "sweep")
 
 
 @dataclass(frozen=True)
@@ -422,7 +378,11 @@ def run_sweep(
         raise ConfigError(
             f"{out} already holds {len(done)} finished runs", "pass --resume or use a new directory"
         )
-    if resume and cfg_path.is_file() and cfg_path.read_text() != resolved:
+    if (
+        resume
+        and cfg_path.is_file()
+        and yaml.safe_load(cfg_path.read_text()) != yaml.safe_load(resolved)
+    ):
         store.close()
         raise ConfigError(
             f"{out} was started with a different configuration", "resume with the same config"
