@@ -12,18 +12,22 @@ __version__ = "0.1.0"
 
 from unleak import attacks, data, evaluation, models, unlearning
 from unleak.errors import UnleakError
+from unleak.experiments.audit import AuditConfig, AuditResult, audit
 from unleak.training import Callback, History, TrainConfig, fit, train
 from unleak.unlearning import unlearn
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
+    "AuditConfig",
+    "AuditResult",
     "Callback",
     "History",
     "TrainConfig",
     "UnleakError",
     "__version__",
     "attacks",
+    "audit",
     "data",
     "evaluation",
     "fit",
