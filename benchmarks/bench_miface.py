@@ -22,7 +22,8 @@ from unleak.attacks.deciders import make_decider
 from unleak.attacks.inversion import screening_features
 from unleak.experiments.store import ModelStore
 
-CASES = [("digits", (0, 3, 5, 8)), ("mnist", (1, 3, 6, 9))]
+# MIFace takes minutes per model on this CPU (see the JSON), so the case list is short
+CASES = [("digits", (3, 8)), ("mnist", (3,))]
 METHODS = ("rt", "ft", "rl", "au", "ng")
 
 

@@ -132,7 +132,7 @@ def miface_section() -> str:
     return (
         "\n## White-box inversion against IBM ART's MIFace (issue 5)\n\n"
         f"ART {r['art_version']} MIFace and our `wb-inversion` on the same unlearned models (five methods x "
-        "four single classes per data set), both screened by the same threshold rule on the inverted "
+        "the single classes listed in the JSON), both screened by the same threshold rule on the inverted "
         f"prototypes' prediction profiles; 60 steps each. `{r['command']}`.\n\n"
         + table(
             [

@@ -168,6 +168,14 @@ def test_bad_targets_and_settings_are_refused(digits_original):
         ul.attacks.build("param-diff", decider="topm")
     with pytest.raises(ConfigError, match="calibrated on shadow runs"):
         ul.attacks.build("param-diff", decider="youden")
+    with pytest.raises(ConfigError, match="parameter criterion"):
+        ul.attacks.build("bb-genetic", criterion="median")
+    with pytest.raises(ConfigError, match="cannot pay one generation"):
+        ul.attacks.build("bb-genetic", query_budget=100).run(
+            handles(digits_original.model, "queries")
+        )
+    with pytest.raises(AccessError, match=r"queries must have shape"):
+        handles(digits_original.model, "queries").query(torch.rand(2, 3, 8, 8))
     with pytest.raises(ConfigError, match="target's own data set"):
         ul.attacks.build("param-diff", unrelated="digits", dataset="digits").run(
             ul.attacks.Weights(digits_original.model)
