@@ -113,6 +113,7 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     from unleak import data as data_mod
     from unleak import recipes
     from unleak.data.core import random_forget_sets
+    from unleak.unlearning import config_for
 
     specs_key = [s.model_dump() for s in config.all_specs()]
     common = {
@@ -125,21 +126,27 @@ def expand(config: SweepConfig) -> list[RunSpec]:
     }
     runs: list[RunSpec] = []
     for dataset in config.datasets:
-        num_classes = (
-            len(data_mod.spec(dataset).class_names) if not dataset.startswith("npz:") else None
-        )
-        if num_classes is None:
-            num_classes = data_mod.load(dataset, config.data_root).num_classes
+        if dataset.startswith("npz:"):
+            loaded = data_mod.load(dataset, config.data_root)
+            num_classes, shape = loaded.num_classes, loaded.input_shape
+        else:
+            num_classes, shape = len(data_mod.spec(dataset).class_names), None
         for model in config.models:
-            arch = model or recipes.default_model(dataset)
+            arch = model or recipes.default_model(dataset, shape)
+            # keys hold the resolved recipes: editing recipes.yaml makes new runs, not stale hits
+            resolved = {
+                "train": {
+                    **recipes.train_recipe(dataset, arch, shape),
+                    **config.train.get(dataset, {}),
+                },
+                "arch_args": recipes.arch_args(dataset, arch, shape, None),
+                "unlearn": {
+                    m: config_for(m, dataset, arch, config.unlearn.get(m), shape).model_dump()
+                    for m in {*config.methods, "rt", *config.null_models} - {"original"}
+                },
+            }
             for seed in config.seeds:
-                base = {
-                    **common,
-                    "dataset": dataset,
-                    "model": arch,
-                    "seed": seed,
-                    "train": config.train.get(dataset, {}),
-                }
+                base = {**common, "dataset": dataset, "model": arch, "seed": seed, **resolved}
                 for kind in config.null_models:
                     r = RunSpec(dataset, arch, seed, "null", kind, ())
                     runs.append(_keyed(r, base))
