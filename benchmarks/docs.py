@@ -148,6 +148,66 @@ def miface_section() -> str:
     )
 
 
+def variants_section() -> str:
+    r = load("variants")
+    if not r:
+        return ""
+    rows = []
+    df = pd.DataFrame(r["unlearning"])
+    if "error" not in df:
+        df["error"] = None
+    for (dataset, variant), g in df.groupby(["dataset", "variant"], sort=False):
+        ok = g[g["error"].isna()]
+        drop = ok["original_retain_acc"] - ok["retain_acc"]
+        rows.append(
+            [
+                dataset,
+                variant,
+                len(g),
+                pct(ok["forget_acc"].mean()),
+                pct(ok["forget_acc"].max()),
+                pct(drop.mean()),
+                pct(drop.max()),
+                int(g["error"].notna().sum()),
+            ]
+        )
+    parts = [
+        "\n## Variants we tried (issues 3, 4, 5)\n",
+        f"`{r['command']}`: the same original models (seed 0) and single classes for every variant.\n",
+        "\n### Unlearning\n",
+        table(
+            [
+                "data set",
+                "variant",
+                "classes",
+                "forget acc % (mean)",
+                "forget acc % (worst)",
+                "retain drop pts (mean)",
+                "retain drop pts (worst)",
+                "errors",
+            ],
+            rows,
+        ),
+    ]
+    rows = []
+    for v in r["attacks"]:
+        cells = [v["dataset"], v["variant"], v["models"]]
+        for d in ("kmeans", "gap", "threshold"):
+            cells.append(f"{pct(v[d]['asr'])} / {pct(v[d]['fpr'])}")
+        cells += [pct(v["topm"]["asr"]), v["seconds"]]
+        rows.append(cells)
+    parts += [
+        "\n### Attacks: ASR % / FPR % per decider\n",
+        "Models: five methods x the single classes listed in `benchmarks/bench_variants.py`, and the "
+        "null models original, rt, ft and au (nothing forgotten).\n\n",
+        table(
+            ["data set", "variant", "models", "kmeans", "gap", "threshold", "top-m ASR %", "s"],
+            rows,
+        ),
+    ]
+    return "".join(parts)
+
+
 # ----------------------------------------------------------------------------- sweeps
 
 
@@ -324,7 +384,7 @@ and from the sweep directories under `runs/sweeps/` (not committed: they hold mo
 
 
 def write_results() -> Path:
-    parts = [HEADER, training_section(), demo_section(), miface_section()]
+    parts = [HEADER, training_section(), demo_section(), miface_section(), variants_section()]
     for name, title in (
         ("digits", "Sweep: digits"),
         ("mnist", "Sweep: MNIST"),

@@ -54,25 +54,22 @@ class RichProgress:
     """A training callback that draws one rich progress bar over the steps."""
 
     def __init__(self, label: str) -> None:
-        from unleak.training import Callback
+        from unleak.training import Hooks
 
-        class _CB(Callback):
-            def on_train_begin(cb, state):
-                self.task = self.progress.add_task(
-                    label, total=state.num_epochs * state.steps_per_epoch, info=""
-                )
+        def begin(state: Any) -> None:
+            total = state.num_epochs * state.steps_per_epoch
+            self.task = self.progress.add_task(label, total=total, info="")
 
-            def on_batch_end(cb, state):
-                self.progress.update(self.task, advance=1, info=f"loss {state.loss:.3f}")
+        def batch(state: Any) -> None:
+            self.progress.update(self.task, advance=1, info=f"loss {state.loss:.3f}")
 
-            def on_epoch_end(cb, state):
-                e = state.history.epochs[-1]
-                extra = f" test {e.eval_acc:.3f}" if e.eval_acc is not None else ""
-                self.progress.update(
-                    self.task, info=f"epoch {e.epoch + 1} acc {e.train_acc:.3f}{extra}"
-                )
+        def epoch(state: Any) -> None:
+            e = state.history.epochs[-1]
+            extra = f" test {e.eval_acc:.3f}" if e.eval_acc is not None else ""
+            info = f"epoch {e.epoch + 1} acc {e.train_acc:.3f}{extra}"
+            self.progress.update(self.task, info=info)
 
-        self.callback = _CB()
+        self.callback = Hooks(on_train_begin=begin, on_batch_end=batch, on_epoch_end=epoch)
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -257,18 +254,14 @@ class AuditProgress:
         self.progress.advance(self.task, n)
 
     def callbacks(self) -> list[Any]:
-        from unleak.training import Callback
+        from unleak.training import Hooks
 
-        outer = self
+        def epoch(state: Any) -> None:
+            e = state.history.epochs[-1]
+            info = f"epoch {e.epoch + 1}/{state.num_epochs} loss {e.loss:.3f}"
+            self.progress.update(self.task, info=info)
 
-        class Steps(Callback):
-            def on_epoch_end(self, state: Any) -> None:
-                e = state.history.epochs[-1]
-                outer.progress.update(
-                    outer.task, info=f"epoch {e.epoch + 1}/{state.num_epochs} loss {e.loss:.3f}"
-                )
-
-        return [Steps()]
+        return [Hooks(on_epoch_end=epoch)]
 
 
 @app.command("audit")

@@ -107,6 +107,17 @@ class Callback:
     def on_train_end(self, state: TrainState) -> None: ...
 
 
+class Hooks(Callback):
+    """A callback from plain functions, e.g. to draw progress: ``Hooks(on_epoch_end=fn)``."""
+
+    def __init__(self, **hooks: Callable[[TrainState], None]) -> None:
+        unknown = sorted(set(hooks) - {n for n in dir(Callback) if n.startswith("on_")})
+        if unknown:
+            raise TypeError(f"unknown hook(s) {unknown}")
+        for name, fn in hooks.items():
+            setattr(self, name, fn)
+
+
 @dataclass
 class TrainRun:
     model: nn.Module
