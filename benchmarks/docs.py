@@ -117,31 +117,31 @@ def miface_section() -> str:
         return ""
     if not r.get("installed"):
         return f"\n## White-box inversion against IBM ART's MIFace\n\nART was not installed: {r['note']}.\n"
-    rows = [
-        [
-            d,
-            r[d]["n"],
-            pct(r[d]["ours_asr"]),
-            pct(r[d]["art_asr"]),
-            f"{r[d]['ours_seconds']:.2f}",
-            f"{r[d]['art_seconds']:.2f}",
-        ]
-        for d in ("digits", "mnist")
-        if d in r
-    ]
+    steps = r.get("art_steps", [])
+    rows = []
+    for d in ("digits", "mnist"):
+        if d in r:
+            cells = [d, r[d]["n"], pct(r[d]["ours_asr"])]
+            cells += [pct(r[d][f"art{s}_asr"]) for s in steps]
+            cells += [f"{r[d]['ours_seconds']:.2f}"]
+            cells += [f"{r[d][f'art{s}_seconds']:.2f}" for s in steps]
+            rows.append(cells)
     return (
         "\n## White-box inversion against IBM ART's MIFace (issue 5)\n\n"
-        f"ART {r['art_version']} MIFace and our `wb-inversion` on the same unlearned models (five methods x "
-        "the single classes listed in the JSON), both screened by the same threshold rule on the inverted "
-        f"prototypes' prediction profiles; 60 steps each. `{r['command']}`.\n\n"
+        f"ART {r['art_version']} MIFace and our `wb-inversion` (defaults: 7x7 grid, 8 noise "
+        "restarts, 60 Adam steps) on the same unlearned models (five methods x the single classes "
+        "in the JSON), both screened by the same threshold rule on the inverted prototypes' "
+        "prediction profiles. MIFace runs its own update (gradient of p(y|x), learning rate 0.1, "
+        "from grey) for a fixed number of steps; the per-model predicted sets are in the JSON. "
+        f"`{r['command']}`.\n\n"
         + table(
             [
                 "data set",
                 "models",
                 "ours ASR %",
-                "MIFace ASR %",
+                *[f"MIFace {s} steps ASR %" for s in steps],
                 "ours s / model",
-                "MIFace s / model",
+                *[f"MIFace {s} steps s / model" for s in steps],
             ],
             rows,
         )
@@ -172,9 +172,9 @@ def variants_section() -> str:
             ]
         )
     parts = [
-        "\n## Variants we tried (issues 3, 4, 5)\n",
+        "\n## Variants we tried (issues 3, 4, 5)\n\n",
         f"`{r['command']}`: the same original models (seed 0) and single classes for every variant.\n",
-        "\n### Unlearning\n",
+        "\n### Unlearning\n\n",
         table(
             [
                 "data set",
@@ -197,7 +197,7 @@ def variants_section() -> str:
         cells += [pct(v["topm"]["asr"]), v["seconds"]]
         rows.append(cells)
     parts += [
-        "\n### Attacks: ASR % / FPR % per decider\n",
+        "\n### Attacks: ASR % / FPR % per decider\n\n",
         "Models: five methods x the single classes listed in `benchmarks/bench_variants.py`, and the "
         "null models original, rt, ft and au (nothing forgotten).\n\n",
         table(
@@ -262,6 +262,8 @@ def asr_table(df: pd.DataFrame, families: tuple[str, ...], sizes: tuple[int, ...
         for lab in real["label"].unique()
         if lab.split("/")[0].split("[")[0] in families and "@" not in lab
     )
+    if not labels:
+        return ""
     rows = []
     for lab in labels:
         g = real[real["label"] == lab]
@@ -307,14 +309,26 @@ def curve_table(df: pd.DataFrame) -> str:
     ]
     if bb.empty:
         return ""
+    null = df[
+        (df["attack"] == "bb-genetic")
+        & (df["kind"] == "null")
+        & (df["decider"] == "threshold")
+        & (df["criterion"].fillna("threshold") == "threshold")
+    ]
     rows = []
     for (n, q), g in bb.groupby(["n_forget", "queries"]):
-        rows.append([n, int(q), pct(g["hit"].mean()), len(g)])
-    return table(["|F|", "queries per model", "ASR %", "n"], rows)
+        fp = null[null["queries"] == q]["predicted_any"]
+        fpr = pct(fp.mean()) if len(fp) else "n/a"
+        rows.append([n, int(q), pct(g["hit"].mean()), len(g), fpr, len(fp)])
+    return (
+        "Criterion `threshold`, decider `threshold`; each budget is a separate, complete GA run "
+        "whose every query counts. FPR on the null models at the same budget.\n\n"
+        + table(["|F|", "queries per model", "ASR %", "n", "FPR %", "null n"], rows)
+    )
 
 
 def seconds_table(df: pd.DataFrame) -> str:
-    real = df[(df["kind"] == "unlearned") & df["error"].isna()]
+    real = df[(df["kind"] == "unlearned") & df["error"].isna() & ~df["label"].str.contains("@")]
     g = (
         real.groupby("attack")
         .agg(seconds=("seconds", "mean"), queries=("queries", "mean"))
@@ -326,14 +340,107 @@ def seconds_table(df: pd.DataFrame) -> str:
     )
 
 
-def sweep_section(name: str, title: str) -> str:
+def sweep_frame(name: str) -> pd.DataFrame | None:
     rows = sweep_rows(name)
     if not rows:
-        return f"\n## {title}\n\nNot run yet: `unleak sweep benchmarks/sweeps/{name}.yaml --out runs/sweeps/{name}`.\n"
+        return None
     df = pd.DataFrame(rows)
     for col in ("error", "criterion"):
         if col not in df:
             df[col] = None
+    return df
+
+
+# the issues' targets: ASR over every method and forget-set size, and FPR on null models
+TARGETS = (("param-diff", 0.95), ("param-dot", 0.90), ("wb-inversion", 0.90), ("bb-genetic", 0.85))
+FPR_TARGET = 0.05
+
+
+def _family(label: str) -> str:
+    return label.split("/")[0].split("[")[0]
+
+
+def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
+    """Each attack's default decider, and its best decider within the FPR target, per sweep."""
+    from unleak.experiments.runner import DEFAULT_ATTACKS, AttackSpec
+
+    defaults = {AttackSpec.model_validate(a).label for a in DEFAULT_ATTACKS}
+    rows = []
+    for name, (_title, df) in frames.items():
+        ok = df["error"].isna() & ~df["label"].str.contains("@")
+        real = df[ok & (df["kind"] == "unlearned")]
+        null = df[ok & (df["kind"] == "null")]
+        for family, target in TARGETS:
+            labels = [
+                lab
+                for lab in sorted(real["label"].unique())
+                if _family(lab) == family and not lab.endswith("/topm")
+            ]
+            stats = []
+            for lab in labels:
+                g, fp = real[real["label"] == lab], null[null["label"] == lab]["predicted_any"]
+                stats.append((lab, g, fp, fp.mean() if len(fp) else math.nan))
+            if not stats:
+                continue
+            within = [st for st in stats if st[3] <= FPR_TARGET]
+            best = max(within or stats, key=lambda st: st[1]["hit"].mean())
+            shown = [st for st in stats if st[0] in defaults]
+            shown += [best] if best[0] not in {st[0] for st in shown} else []
+            topm = real[real["label"].map(_family).eq(family) & real["label"].str.endswith("/topm")]
+            for lab, g, fp, fpr in shown:
+                asr = g["hit"].mean()
+                lo, hi = wilson(int(g["hit"].sum()), len(g))
+                role = ("default" if lab in defaults else "") + (" best" if lab == best[0] else "")
+                rows.append(
+                    [
+                        name,
+                        lab,
+                        role.strip(),
+                        f"{pct(asr)} [{pct(lo)}, {pct(hi)}]",
+                        len(g),
+                        pct(g["chance"].mean()),
+                        f"{100 * target:.0f}",
+                        "yes" if asr >= target else "**no**",
+                        f"{pct(fpr)} ({len(fp)})",
+                        "yes" if fpr <= FPR_TARGET else "**no**",
+                        pct(topm["hit"].mean()) if len(topm) else "-",
+                    ]
+                )
+    if not rows:
+        return ""
+    return (
+        "\n## Targets at a glance (issues 4 and 5)\n\n"
+        "From the sweeps below: ASR over every method and every forget-set size of the sweep, the "
+        "attack's default decider (as `unleak audit` runs it) and its best decider whose FPR on "
+        "the null models stays within 5% (or the best overall when none does). Top-m: the same "
+        "attack told the number of forgotten classes (no FPR: it always names m classes).\n\n"
+        + table(
+            [
+                "sweep",
+                "attack / decider",
+                "role",
+                "ASR % [95% CI]",
+                "n",
+                "chance %",
+                "target %",
+                "met",
+                "FPR % (null n)",
+                "FPR <= 5%",
+                "top-m ASR %",
+            ],
+            rows,
+        )
+    )
+
+
+PARAM = ("param-diff", "param-dot")
+INVERSION = ("wb-inversion", "bb-genetic")
+BASELINES = ("chance", "oracle", "before-after")
+
+
+def sweep_section(name: str, title: str, df: pd.DataFrame | None) -> str:
+    if df is None:
+        return f"\n## {title}\n\nNot run yet: `unleak sweep benchmarks/sweeps/{name}.yaml --out runs/sweeps/{name}`.\n"
     runs = df["run_key"].nunique()
     seeds = sorted(df["seed"].unique())
     summary = {"rows": len(df), "runs": runs, "seeds": [int(s) for s in seeds]}
@@ -355,22 +462,18 @@ def sweep_section(name: str, title: str) -> str:
         f"{len(df)} result rows. ASR: share of unlearned models whose predicted set is exactly the "
         "forgotten set; FPR: share of null models (nothing forgotten) on which the attack named any "
         "class; chance: a uniform guess of the right number of classes among the attack's candidates.\n",
-        "\n### Unlearning efficacy (issue 3)\n",
-        efficacy_table(df),
-        "\n### Parameter attacks, one forgotten class (issue 4)\n",
-        asr_table(df, ("param-diff", "param-dot"), (1,)),
-        "\n### Parameter attacks, two and three forgotten classes\n",
-        asr_table(df, ("param-diff", "param-dot"), (2, 3)),
-        "\n### Inversion attacks, one forgotten class (issue 5)\n",
-        asr_table(df, ("wb-inversion", "bb-genetic"), (1,)),
-        "\n### Inversion attacks, two and three forgotten classes\n",
-        asr_table(df, ("wb-inversion", "bb-genetic"), (2, 3)),
-        "\n### Baselines\n",
-        asr_table(df, ("chance", "oracle", "before-after"), (1, 2, 3)),
     ]
-    curve = curve_table(df)
-    if curve:
-        parts += ["\n### Black-box ASR against the query budget\n", curve]
+    sections = [
+        ("Unlearning efficacy (issue 3)", efficacy_table(df)),
+        ("Parameter attacks, one forgotten class (issue 4)", asr_table(df, PARAM, (1,))),
+        ("Parameter attacks, two and three forgotten classes", asr_table(df, PARAM, (2, 3))),
+        ("Inversion attacks, one forgotten class (issue 5)", asr_table(df, INVERSION, (1,))),
+        ("Inversion attacks, two and three forgotten classes", asr_table(df, INVERSION, (2, 3))),
+        ("Baselines", asr_table(df, BASELINES, (1, 2, 3))),
+        ("Black-box ASR against the query budget", curve_table(df)),
+    ]
+    # a sweep without multi-class sets has no rows for those tables: no empty heading either
+    parts += [f"\n### {title}\n\n{body}" for title, body in sections if body]
     parts += ["\n### Seconds per attack\n", seconds_table(df), "\n" + "\n".join(figs) + "\n"]
     return "\n".join(parts)
 
@@ -384,15 +487,18 @@ and from the sweep directories under `runs/sweeps/` (not committed: they hold mo
 
 
 def write_results() -> Path:
-    parts = [HEADER, training_section(), demo_section(), miface_section(), variants_section()]
-    for name, title in (
-        ("digits", "Sweep: digits"),
-        ("mnist", "Sweep: MNIST"),
-        ("fashion-mnist", "Sweep: Fashion-MNIST"),
-        ("cifar10", "Sweep: CIFAR-10 (CPU)"),
-        ("svhn", "Sweep: SVHN (CPU)"),
-    ):
-        parts.append(sweep_section(name, title))
+    sweeps = {
+        "digits": "Sweep: digits",
+        "mnist": "Sweep: MNIST",
+        "fashion-mnist": "Sweep: Fashion-MNIST",
+        "cifar10": "Sweep: CIFAR-10 (CPU)",
+        "svhn": "Sweep: SVHN (CPU)",
+    }
+    frames = {name: (title, sweep_frame(name)) for name, title in sweeps.items()}
+    done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
+    parts = [HEADER, targets_section(done), training_section(), demo_section()]
+    parts += [miface_section(), variants_section()]
+    parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
     notes = DOCS / "findings.md"
     if notes.is_file():
         parts.append("\n" + notes.read_text())

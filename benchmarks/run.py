@@ -1,8 +1,9 @@
 """Run benchmarks and rebuild docs/results.md: ``python -m benchmarks.run [NAME ...] [--docs]``.
 
-Names: training, demo, audit_mnist, miface, sweeps (see each module). With no name, every
-benchmark runs (this takes hours on a 2-core CPU); ``--docs`` only rebuilds docs/results.md from
-the JSON already in benchmarks/results/.
+Names: training, demo, audit_mnist, miface, variants (see each module). With no name, every
+benchmark runs (this takes about two hours on a 2-core CPU); ``--docs`` alone only rebuilds
+docs/results.md from the JSON already in benchmarks/results/ and the sweeps under runs/sweeps/.
+The sweeps themselves run with ``unleak sweep`` (see the head of each benchmarks/sweeps/*.yaml).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ MODULES = {
 def main(argv: list[str]) -> None:
     names = [a for a in argv if not a.startswith("--")]
     if "--docs" not in argv:
-        for name in names or ["training", "demo", "miface"]:
+        for name in names or list(MODULES):
             mod = importlib.import_module(MODULES[name])
             getattr(mod, "main_" + name, mod.main)()
     from benchmarks.docs import write_results
