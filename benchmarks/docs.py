@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.common import DOCS, RESULTS, ROOT, load
@@ -433,6 +434,62 @@ def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
     )
 
 
+def reach_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
+    """How far apart param-diff's ``reach`` puts forgotten and kept classes: the cut's evidence."""
+    from unleak.attacks.param_diff import REACH_CUT
+
+    rows = []
+    for name, (_title, df) in frames.items():
+        g = df[(df["label"] == "param-diff/kmeans") & df["error"].isna()]
+        forgotten, kept = [], []
+        for forget, scores in zip(g["forget"], g["scores"], strict=True):
+            for c, v in enumerate(scores):
+                (forgotten if c in set(forget) else kept).append(v)
+        if not forgotten or not kept:
+            continue
+        f, k = np.asarray(forgotten), np.asarray(kept)
+        rows.append(
+            [
+                name,
+                len(f),
+                f"{f.min():.2f}",
+                f"{np.quantile(f, 0.05):.2f}",
+                f"{np.median(f):.2f}",
+                pct((f < REACH_CUT).mean()),
+                len(k),
+                f"{np.quantile(k, 0.99):.2f}",
+                f"{k.max():.2f}",
+                pct((k >= REACH_CUT).mean()),
+            ]
+        )
+    if not rows:
+        return ""
+    return (
+        "\n## Why param-diff's cut is 2 nats (issue 4)\n\n"
+        "`reach` (nats a class's bias must rise before it wins on some unrelated input) of every "
+        "class of every `param-diff` result in the sweeps below: forgotten classes against kept "
+        "ones (classes of unlearned models that were not forgotten, and every class of the null "
+        f"models). The `threshold` decider cuts at `REACH_CUT` = {REACH_CUT:g} nats "
+        "(`src/unleak/attacks/param_diff.py`); `kmeans` names nothing when its upper cluster "
+        "starts below half of it.\n\n"
+        + table(
+            [
+                "sweep",
+                "forgotten n",
+                "min",
+                "5%",
+                "median",
+                f"% below {REACH_CUT:g}",
+                "kept n",
+                "99%",
+                "max",
+                f"% at or above {REACH_CUT:g}",
+            ],
+            rows,
+        )
+    )
+
+
 PARAM = ("param-diff", "param-dot")
 INVERSION = ("wb-inversion", "bb-genetic")
 BASELINES = ("chance", "oracle", "before-after")
@@ -496,7 +553,8 @@ def write_results() -> Path:
     }
     frames = {name: (title, sweep_frame(name)) for name, title in sweeps.items()}
     done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
-    parts = [HEADER, targets_section(done), training_section(), demo_section()]
+    parts = [HEADER, targets_section(done), reach_section(done), training_section()]
+    parts += [demo_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
     notes = DOCS / "findings.md"

@@ -140,6 +140,52 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference_swe
     assert _decisions(out) == _decisions(root / "ref")
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_a_killed_worker_gives_one_line_and_keeps_finished_runs(tmp_path):
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "worker-killed"
+    env = {**os.environ, "UNLEAK_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "unleak.cli", "sweep", str(config_path), "--out", str(out)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    db = out / "results.sqlite"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if (
+                db.exists()
+                and sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+            ):
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+    workers = [
+        k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()
+    ]
+    assert proc.poll() is None and workers, "the sweep ended before a worker could be killed"
+    os.kill(workers[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=120)
+    errors = [ln for ln in stderr.decode().splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and "Traceback" not in stderr.decode()
+    assert len(errors) == 1 and "worker process died" in errors[0] and "--resume" in errors[0]
+    assert sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 1
+
+
 def test_ray_executor_matches_local(reference_sweep, tmp_path):
     ray = pytest.importorskip("ray", reason="the ray extra is not installed")
     root, cfg = reference_sweep

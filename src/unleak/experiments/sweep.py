@@ -32,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 from unleak import __version__
 from unleak._io import atomic_write_text
 from unleak.cache import key_of
-from unleak.errors import ConfigError
+from unleak.errors import ConfigError, UnleakError
 from unleak.experiments.config import ExperimentConfig, load_config_file
 from unleak.experiments.runner import AttackSpec
 
@@ -438,19 +438,26 @@ def _run_pool(
 ) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
-    with ProcessPoolExecutor(
-        workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
-    ) as pool:
-        for f in as_completed(
-            [pool.submit(_train_original, config_json, d, m, s, cache) for d, m, s in originals]
-        ):
-            f.result()
-        futures = {pool.submit(execute_run, config_json, run, cache): run for run in todo}
-        for f in as_completed(futures):
-            record(f.result(), futures[f])
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
+        ) as pool:
+            for f in as_completed(
+                [pool.submit(_train_original, config_json, d, m, s, cache) for d, m, s in originals]
+            ):
+                f.result()
+            futures = {pool.submit(execute_run, config_json, run, cache): run for run in todo}
+            for f in as_completed(futures):
+                record(f.result(), futures[f])
+    except BrokenProcessPool:
+        raise UnleakError(
+            "a worker process died (killed, or out of memory); every finished run is saved",
+            "rerun with --resume (and fewer --workers if memory is short)",
+        ) from None
 
 
 def _run_ray(
