@@ -303,16 +303,7 @@ def audit(
 
     # ------------------------------------------------------------ attack
     specs = [*config.attacks, *config.baselines]
-    ctx = AttackContext(
-        data=data,
-        arch=arch,
-        seed=config.seed,
-        original=original.model,
-        query_budget=config.query_budget,
-        num_forgotten_known=config.num_forgotten_known,
-        data_root=config.data_root,
-        shadow=config.shadow,
-    )
+    ctx = AttackContext.of(config, data, arch, config.seed, original.model)
     rows: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
     rep.stage("attack", len(cases))

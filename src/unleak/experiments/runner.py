@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
@@ -22,6 +22,9 @@ from unleak import attacks as atk
 from unleak.data.core import Dataset
 from unleak.errors import ConfigError
 from unleak.evaluation.metrics import chance
+
+if TYPE_CHECKING:  # config imports this module's defaults
+    from unleak.experiments.config import ExperimentConfig
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +127,29 @@ class AttackContext:
     shadow: str | None = None
     shadow_options: dict[str, Any] = field(default_factory=dict)
     calibrations: dict[tuple, Any] = field(default_factory=lambda: _CALIBRATIONS)
+
+    @classmethod
+    def of(
+        cls,
+        config: ExperimentConfig,
+        data: Dataset,
+        arch: str,
+        seed: int,
+        original: nn.Module | None,
+        **extra: Any,
+    ) -> AttackContext:
+        """The context an experiment's settings (an audit's or a sweep's) give its attacks."""
+        return cls(
+            data=data,
+            arch=arch,
+            seed=seed,
+            original=original,
+            query_budget=config.query_budget,
+            num_forgotten_known=config.num_forgotten_known,
+            data_root=config.data_root,
+            shadow=config.shadow,
+            **extra,
+        )
 
 
 # Shadow calibrations are costly (tens of shadow models) and depend only on the attack, the

@@ -290,15 +290,12 @@ def execute_run(
             eff["seconds"] = desc.get("seconds")
             eff["original"] = efficacy(original.model, data.test, run.forget).to_dict()
             case = ModelCase(net, run.method, run.forget, "unlearned", eff)
-        ctx = AttackContext(
-            data=data,
-            arch=run.model,
-            seed=run.seed,
-            original=original.model,
-            query_budget=config.query_budget,
-            num_forgotten_known=config.num_forgotten_known,
-            data_root=config.data_root,
-            shadow=config.shadow,
+        ctx = AttackContext.of(
+            config,
+            data,
+            run.model,
+            run.seed,
+            original.model,
             shadow_options={"cache_root": cache_root},
         )
         rows, _ = attack_rows(case, config.all_specs(), ctx)
