@@ -202,7 +202,16 @@ def render(result: Any, data: Any = None) -> str:
             "queries",
         ]
         cols = [c for c in cols if c in summary.columns]
-        srows = [[_fmt(v) for v in rec] for rec in summary[cols].itertuples(index=False)]
+        counts = {"n", "queries"}  # means of whole numbers: shown whole
+
+        def cell(col: str, v: Any) -> str:
+            whole = col in counts and isinstance(v, float) and math.isfinite(v)
+            return _fmt(round(v) if whole else v)
+
+        srows = [
+            [cell(c, v) for c, v in zip(cols, rec, strict=True)]
+            for rec in summary[cols].itertuples(index=False)
+        ]
         parts.append("<h2 id='summary'>ASR beside chance, efficacy and false-positive rate</h2>")
         parts.append(_table(cols, srows))
 
