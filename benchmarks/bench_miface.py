@@ -22,7 +22,7 @@ from unleak.attacks.deciders import make_decider
 from unleak.attacks.inversion import screening_features
 from unleak.experiments.store import ModelStore
 
-# MIFace takes minutes per model on this CPU (see the JSON), so the case list is short
+# 600 MIFace steps take about 28 s per model on this CPU (see the JSON): a short case list
 CASES = [("digits", (3, 8)), ("mnist", (3,))]
 METHODS = ("rt", "ft", "rl", "au", "ng")
 # ours: 60 Adam steps x 8 restarts per class; MIFace (one start): the same 60 steps, and 600

@@ -257,14 +257,21 @@ def efficacy_table(df: pd.DataFrame) -> str:
     )
 
 
+def _family(label: str) -> str:
+    return label.split("/")[0].split("[")[0]
+
+
+def split(df: pd.DataFrame, curves: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows without errors on unlearned models and on null models; query-curve rows (``@``
+    labels) only when ``curves``."""
+    ok = df["error"].isna() & (curves | ~df["label"].str.contains("@"))
+    return df[ok & (df["kind"] == "unlearned")], df[ok & (df["kind"] == "null")]
+
+
 def asr_table(df: pd.DataFrame, families: tuple[str, ...], sizes: tuple[int, ...]) -> str:
-    real = df[(df["kind"] == "unlearned") & df["error"].isna() & df["n_forget"].isin(sizes)]
-    null = df[(df["kind"] == "null") & df["error"].isna()]
-    labels = sorted(
-        lab
-        for lab in real["label"].unique()
-        if lab.split("/")[0].split("[")[0] in families and "@" not in lab
-    )
+    real, null = split(df)
+    real = real[real["n_forget"].isin(sizes)]
+    labels = sorted(lab for lab in real["label"].unique() if _family(lab) in families)
     if not labels:
         return ""
     rows = []
@@ -304,20 +311,16 @@ def asr_table(df: pd.DataFrame, families: tuple[str, ...], sizes: tuple[int, ...
 
 
 def curve_table(df: pd.DataFrame) -> str:
-    bb = df[
-        (df["attack"] == "bb-genetic")
-        & (df["kind"] == "unlearned")
-        & (df["decider"] == "threshold")
-        & (df["criterion"].fillna("threshold") == "threshold")
-    ]
+    bb, null = split(
+        df[
+            (df["attack"] == "bb-genetic")
+            & (df["decider"] == "threshold")
+            & (df["criterion"].fillna("threshold") == "threshold")
+        ],
+        curves=True,
+    )
     if bb.empty:
         return ""
-    null = df[
-        (df["attack"] == "bb-genetic")
-        & (df["kind"] == "null")
-        & (df["decider"] == "threshold")
-        & (df["criterion"].fillna("threshold") == "threshold")
-    ]
     rows = []
     for (n, q), g in bb.groupby(["n_forget", "queries"]):
         fp = null[null["queries"] == q]["predicted_any"]
@@ -331,7 +334,7 @@ def curve_table(df: pd.DataFrame) -> str:
 
 
 def seconds_table(df: pd.DataFrame) -> str:
-    real = df[(df["kind"] == "unlearned") & df["error"].isna() & ~df["label"].str.contains("@")]
+    real, _ = split(df)
     g = (
         real.groupby("attack")
         .agg(seconds=("seconds", "mean"), queries=("queries", "mean"))
@@ -359,10 +362,6 @@ TARGETS = (("param-diff", 0.95), ("param-dot", 0.90), ("wb-inversion", 0.90), ("
 FPR_TARGET = 0.05
 
 
-def _family(label: str) -> str:
-    return label.split("/")[0].split("[")[0]
-
-
 def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
     """Each attack's default decider, and its best decider within the FPR target, per sweep."""
     from unleak.experiments.runner import DEFAULT_ATTACKS, AttackSpec
@@ -370,9 +369,7 @@ def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
     defaults = {AttackSpec.model_validate(a).label for a in DEFAULT_ATTACKS}
     rows = []
     for name, (_title, df) in frames.items():
-        ok = df["error"].isna() & ~df["label"].str.contains("@")
-        real = df[ok & (df["kind"] == "unlearned")]
-        null = df[ok & (df["kind"] == "null")]
+        real, null = split(df)
         for family, target in TARGETS:
             labels = [
                 lab

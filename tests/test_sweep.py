@@ -95,6 +95,22 @@ def test_results_and_cache_reuse(reference_sweep, tmp_path):
         run_sweep(cfg, tmp_path / "again", cache_root=root / "cache")
 
 
+def _wait_for_runs(proc: subprocess.Popen, db: Path, n: int, timeout: float = 300) -> None:
+    """Wait until the sweep in ``proc`` has recorded ``n`` runs in ``db`` (or ended)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if db.exists() and _count(db) >= n:
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+
+
+def _count(db: Path) -> int:
+    return sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
 def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference_sweep, tmp_path):
     root, _cfg = reference_sweep
     config_path = tmp_path / "tiny.yaml"
@@ -104,17 +120,7 @@ def test_resume_after_sigkill_loses_nothing_and_duplicates_nothing(reference_swe
     cmd = [sys.executable, "-m", "unleak.cli", "sweep", str(config_path), "--out", str(out)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = out / "results.sqlite"
-    deadline = time.time() + 300
-    done = 0
-    while time.time() < deadline and proc.poll() is None:
-        if db.exists():
-            try:
-                done = sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            except sqlite3.Error:
-                done = 0
-            if done >= 2:
-                break
-        time.sleep(0.2)
+    _wait_for_runs(proc, db, 2)
     assert proc.poll() is None, "the sweep ended before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -163,17 +169,7 @@ def test_a_killed_worker_gives_one_line_and_keeps_finished_runs(tmp_path):
         [*cmd, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     db = out / "results.sqlite"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if (
-                db.exists()
-                and sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-            ):
-                break
-        except sqlite3.Error:
-            pass
-        time.sleep(0.2)
+    _wait_for_runs(proc, db, 1)
     workers = [
         k for k in _children(proc.pid) if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()
     ]
@@ -183,7 +179,7 @@ def test_a_killed_worker_gives_one_line_and_keeps_finished_runs(tmp_path):
     errors = [ln for ln in stderr.decode().splitlines() if ln.startswith("error:")]
     assert proc.returncode == 2 and "Traceback" not in stderr.decode()
     assert len(errors) == 1 and "worker process died" in errors[0] and "--resume" in errors[0]
-    assert sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 1
+    assert _count(db) >= 1
 
 
 def test_ray_executor_matches_local(reference_sweep, tmp_path):

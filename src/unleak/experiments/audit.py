@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import yaml
@@ -31,6 +31,9 @@ from unleak.experiments.config import ExperimentConfig, load_config_file
 from unleak.experiments.runner import AttackContext, ModelCase, attack_rows
 from unleak.experiments.store import ModelStore
 from unleak.training import Callback
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: pandas costs a second at start-up
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +113,13 @@ class AuditResult:
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
-    def to_frame(self) -> Any:
+    def to_frame(self) -> pd.DataFrame:
         """One row per attack result, as a pandas DataFrame."""
         import pandas as pd
 
         return pd.DataFrame(self.rows)
 
-    def summary(self) -> Any:
+    def summary(self) -> pd.DataFrame:
         """ASR per (method, attack, decider) beside chance, efficacy and false-positive rate."""
         return summarize(self.rows)
 
@@ -302,7 +305,7 @@ def audit(
     lap("null models")
 
     # ------------------------------------------------------------ attack
-    specs = [*config.attacks, *config.baselines]
+    specs = config.all_specs()
     ctx = AttackContext.of(config, data, arch, config.seed, original.model)
     rows: list[dict[str, Any]] = []
     details: dict[str, dict[str, Any]] = {}
@@ -358,10 +361,10 @@ def audit(
 
 
 def _write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
-    atomic_write_text(run_dir / "results.jsonl", text)
     import pandas as pd
 
+    text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
+    atomic_write_text(run_dir / "results.jsonl", text)
     frame = pd.DataFrame(rows)
     atomic_write_text(run_dir / "results.csv", frame.to_csv(index=False))
 

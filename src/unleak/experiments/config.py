@@ -59,6 +59,10 @@ class ExperimentConfig(BaseModel):
             raise ValueError(f"unknown null model(s) {unknown}; known: {', '.join(NULL_KINDS)}")
         return value
 
+    def all_specs(self) -> list[AttackSpec]:
+        """Every attack and baseline the experiment runs on each model."""
+        return [*self.attacks, *self.baselines]
+
     def check_unlearn(self, dataset: str, model: str | None) -> None:
         """Every per-method override must name a chosen method and build a valid config."""
         bad = sorted(set(self.unlearn) - set(self.methods))

@@ -73,14 +73,12 @@ class SweepConfig(ExperimentConfig):
         return self
 
     def all_specs(self) -> list[AttackSpec]:
-        specs = [*self.attacks, *self.baselines]
-        for budget in self.query_curve:
-            specs.append(
-                AttackSpec(
-                    attack="bb-genetic", criterion="threshold", params={"query_budget": budget}
-                )
-            )
-        return specs
+        """The experiment's attacks, then bb-genetic once more per extra budget of the curve."""
+        curve = [
+            AttackSpec(attack="bb-genetic", criterion="threshold", params={"query_budget": b})
+            for b in self.query_curve
+        ]
+        return [*super().all_specs(), *curve]
 
 
 def load_sweep_config(path: str | os.PathLike[str]) -> SweepConfig:
