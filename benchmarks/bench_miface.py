@@ -19,8 +19,8 @@ import unleak as ul
 from benchmarks.common import DATA_ROOT, ROOT, save
 from unleak import recipes
 from unleak.attacks.deciders import make_decider
-from unleak.attacks.inversion import screening_features
-from unleak.experiments.store import ModelStore
+from unleak.attacks.screening import screening_features
+from unleak.experiments.model_cache import ModelCache
 
 # 600 MIFace steps take about 28 s per model on this CPU (see the JSON): a short case list
 CASES = [("digits", (3, 8)), ("mnist", (3,))]
@@ -66,7 +66,7 @@ def main() -> None:
         return
     import art
 
-    store = ModelStore(ROOT / "runs" / "bench-cache")
+    store = ModelCache(ROOT / "runs" / "bench-cache")
     results: dict[str, Any] = {
         "installed": True,
         "art_version": art.__version__,

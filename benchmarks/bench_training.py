@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import unleak as ul
 from benchmarks.common import DATA_ROOT, save
-from unleak.experiments.pipeline import train_original
+from unleak.experiments.jobs import train_original
 
 CIFAR = f"npz:{DATA_ROOT / 'CIFAR10' / 'cifar10_train_exact.npz'}"
 SVHN = f"npz:{DATA_ROOT / 'SVHN' / 'svhn_test_exact_first10000.npz'}"

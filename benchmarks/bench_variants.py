@@ -20,11 +20,11 @@ import torch
 import unleak as ul
 from benchmarks.common import DATA_ROOT, ROOT, save
 from unleak import recipes
-from unleak.attacks.base import ClassFeatures
 from unleak.attacks.deciders import make_decider
+from unleak.attacks.evidence import ClassFeatures
 from unleak.evaluation import efficacy
-from unleak.experiments.pipeline import train_original
-from unleak.experiments.store import ModelStore
+from unleak.experiments.jobs import train_original
+from unleak.experiments.model_cache import ModelCache
 from unleak.unlearning import run_unlearning
 
 METHODS = ("rt", "ft", "rl", "au", "ng")
@@ -95,7 +95,7 @@ def unlearning_variants() -> list[dict[str, Any]]:
 
 
 def _targets(dataset: str) -> tuple[Any, list[tuple[str, tuple[int, ...], torch.nn.Module]]]:
-    store = ModelStore(ROOT / "runs" / "bench-cache")
+    store = ModelCache(ROOT / "runs" / "bench-cache")
     data = ul.data.load(dataset, DATA_ROOT)
     orig = store.original(data, recipes.default_model(dataset), 0)
     models = [(f"null-{k}", (), store.null(orig, data, k, 2)) for k in NULLS]
@@ -127,8 +127,7 @@ def diff_variant(dataset: str, unrelated: str, main: str = "reach", **kw: Any) -
         atk = ul.attacks.build(
             "param-diff",
             unrelated=unrelated,
-            dataset=dataset,
-            data_root=str(DATA_ROOT),
+            knowledge=ul.attacks.Knowledge(task=dataset, data_root=str(DATA_ROOT)),
             cache=False,
             **kw,
         )
@@ -143,7 +142,8 @@ def diff_variant(dataset: str, unrelated: str, main: str = "reach", **kw: Any) -
 def dot_variant(data: Any, **kw: Any) -> Variant:
     def run(net: torch.nn.Module, forgotten: tuple[int, ...]) -> ClassFeatures:
         split = ul.attacks.attacker_split(data.train, forgotten, seed=len(forgotten))
-        atk = ul.attacks.build("param-dot", attacker_data=split, cache=False, **kw)
+        know = ul.attacks.Knowledge(known_data=split)
+        atk = ul.attacks.build("param-dot", knowledge=know, cache=False, **kw)
         return atk.evidence(ul.attacks.Weights(net))
 
     return run

@@ -215,10 +215,10 @@ def variants_section() -> str:
 
 
 def sweep_rows(name: str) -> list[dict[str, Any]]:
-    from unleak.experiments.sweep import iter_rows
+    from unleak.experiments.sweep import load_results
 
     db = SWEEPS / name / "results.sqlite"
-    return list(iter_rows(SWEEPS / name)) if db.is_file() else []
+    return load_results(SWEEPS / name).dicts() if db.is_file() else []
 
 
 def efficacy_table(df: pd.DataFrame) -> str:
@@ -364,7 +364,7 @@ FPR_TARGET = 0.05
 
 def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
     """Each attack's default decider, and its best decider within the FPR target, per sweep."""
-    from unleak.experiments.runner import DEFAULT_ATTACKS, AttackSpec
+    from unleak.experiments.settings import DEFAULT_ATTACKS, AttackSpec
 
     defaults = {AttackSpec.model_validate(a).label for a in DEFAULT_ATTACKS}
     rows = []
@@ -504,9 +504,9 @@ def sweep_section(name: str, title: str, df: pd.DataFrame | None) -> str:
     fig_dir = DOCS / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
     figs = []
-    from unleak.report.tables import sweep_report
+    from unleak.experiments.sweep import report
 
-    for key, path in sweep_report(SWEEPS / name).items():
+    for key, path in report(SWEEPS / name).items():
         if path.suffix == ".png":
             target = fig_dir / f"{name}-{path.name}"
             shutil.copyfile(path, target)

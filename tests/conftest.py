@@ -42,7 +42,7 @@ def digits() -> ul.data.Dataset:
 @pytest.fixture(scope="session")
 def digits_original(digits):
     """The owner's model: the digits recipe, with amnesiac updates recorded. Read-only for tests."""
-    from unleak.experiments.pipeline import train_original
+    from unleak.experiments.jobs import train_original
 
     torch.manual_seed(0)
     return train_original(dataset=digits, seed=0, record_updates=True)

@@ -11,6 +11,9 @@ from torch import nn
 import unleak as ul
 from unleak.attacks import Calibration, ClassFeatures, make_decider
 from unleak.errors import AccessError, ConfigError, ModelError
+from unleak.experiments.cases import original_of
+from unleak.experiments.model_cache import ModelCache
+from unleak.experiments.settings import AttackSpec
 from unleak.unlearning import run_unlearning
 
 
@@ -49,7 +52,11 @@ def test_parameter_attacks_find_the_forgotten_class(digits, unlearned, method):
     assert int(np.nanargmax(diff.scores)) == 3
     data = ul.attacks.attacker_split(digits.train, [3], seed=0)
     dot = ul.attacks.build(
-        "param-dot", decider="topm", num_forgotten=1, attacker_data=data, cache=False
+        "param-dot",
+        decider="topm",
+        num_forgotten=1,
+        knowledge=ul.attacks.Knowledge(known_data=data),
+        cache=False,
     )
     res = dot.run(target)
     assert res.predicted == (3,)
@@ -124,7 +131,8 @@ def test_inverted_prototypes_are_classified_as_their_class(digits_original):
 
 def test_baselines(digits, unlearned, digits_original):
     q = handles(unlearned["rt"], "queries", budget=None)
-    assert ul.attacks.build("oracle", labelled_data=digits.test).run(q).predicted == (3,)
+    know = ul.attacks.Knowledge(labelled_data=digits.test)
+    assert ul.attacks.build("oracle", knowledge=know).run(q).predicted == (3,)
     ba = ul.attacks.build("before-after").run(q, original=handles(digits_original.model, "queries"))
     assert ba.predicted == (3,) and ba.uses_original
     with pytest.raises(ConfigError, match="needs the original"):
@@ -177,9 +185,9 @@ def test_bad_targets_and_settings_are_refused(digits_original):
     with pytest.raises(AccessError, match=r"queries must have shape"):
         handles(digits_original.model, "queries").query(torch.rand(2, 3, 8, 8))
     with pytest.raises(ConfigError, match="target's own data set"):
-        ul.attacks.build("param-diff", unrelated="digits", dataset="digits").run(
-            ul.attacks.Weights(digits_original.model)
-        )
+        ul.attacks.build(
+            "param-diff", unrelated="digits", knowledge=ul.attacks.Knowledge(task="digits")
+        ).run(ul.attacks.Weights(digits_original.model))
 
 
 def _feats(scores):
@@ -204,7 +212,7 @@ def test_deciders_on_known_score_patterns():
 
 
 def test_shadow_calibration_is_attacker_side_and_cached(tmp_path, shared_data):
-    atk = ul.attacks.build("param-diff", cache=False, n_aux=1)
+    atk = AttackSpec(attack="param-diff", params={"cache": False, "n_aux": 1})
     opts = dict(
         dataset="digits",
         methods=("ng",),
@@ -214,13 +222,10 @@ def test_shadow_calibration_is_attacker_side_and_cached(tmp_path, shared_data):
         cache_root=tmp_path,
         target_dataset="mnist",
     )
-    cal = ul.attacks.shadow_calibration(atk, **opts)
+    cal = ul.shadow_calibration(atk, **opts)
     assert len(cal.runs) == 3 and cal.source.startswith("shadow:digits/cnn")
     with pytest.raises(ConfigError, match="target's own data set"):
-        ul.attacks.shadow_calibration(atk, **{**opts, "target_dataset": "digits"})
-    from unleak.experiments.store import ModelStore
-
-    store = ModelStore(tmp_path)
-    d = ul.data.load("digits")
-    store.original(d, "cnn", 0)
-    assert store.trained == 0  # reused from the cache, not retrained
+        ul.shadow_calibration(atk, **{**opts, "target_dataset": "digits"})
+    cache = ModelCache(tmp_path)
+    original_of(cache, ul.data.load("digits"), "cnn", 0, methods=("ng",))
+    assert cache.trained == 0  # reused from the cache, not retrained

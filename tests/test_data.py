@@ -49,7 +49,7 @@ def test_fashion_mnist_official_files(shared_data):
 @pytest.mark.shared_data
 def test_cifar10_lossless_npz_with_held_out_split(shared_file):
     path = shared_file("CIFAR10", "cifar10_train_exact.npz")
-    assert ul.data.registry.md5_of(path) == "0fa8b116c3e6e2120a78e93d48796cd3"
+    assert ul.data.files.md5_of(path) == "0fa8b116c3e6e2120a78e93d48796cd3"
     d = ul.data.load(f"npz:{path}")
     assert d.input_shape == (3, 32, 32)
     assert len(d.train) == 40000 and len(d.test) == 10000
@@ -61,7 +61,7 @@ def test_cifar10_lossless_npz_with_held_out_split(shared_file):
 @pytest.mark.shared_data
 def test_svhn_npz_first_10000_test_images(shared_file):
     path = shared_file("SVHN", "svhn_test_exact_first10000.npz")
-    assert ul.data.registry.md5_of(path) == "f9343c9a344eaad066a2c0e344bc7f7a"
+    assert ul.data.files.md5_of(path) == "f9343c9a344eaad066a2c0e344bc7f7a"
     d = ul.data.load(f"npz:{path}")
     counts = d.train.class_counts() + d.test.class_counts()
     assert counts.tolist() == [684, 1968, 1590, 1104, 964, 909, 773, 767, 621, 620]

@@ -14,7 +14,13 @@ import pytest
 import yaml
 
 from unleak.errors import ConfigError
-from unleak.experiments.sweep import SweepConfig, expand, iter_rows, load_sweep_config, run_sweep
+from unleak.experiments.sweep import (
+    SweepConfig,
+    expand,
+    load_results,
+    load_sweep_config,
+    run_sweep,
+)
 
 TINY = {
     "name": "tiny",
@@ -32,9 +38,7 @@ TINY = {
 
 
 def _decisions(out: Path) -> list[tuple]:
-    return sorted(
-        (r["run_key"], r["label"], tuple(r["predicted"]), r["hit"]) for r in iter_rows(out)
-    )
+    return sorted((r.run_key, r.label, tuple(r.predicted), r.hit) for r in load_results(out))
 
 
 def test_expansion_is_the_grid_and_keys_are_stable():
@@ -72,23 +76,23 @@ def reference_sweep(tmp_path_factory):
 
 def test_results_and_cache_reuse(reference_sweep, tmp_path):
     root, cfg = reference_sweep
-    rows = list(iter_rows(root / "ref"))
-    assert {r["method"] for r in rows} == {"ft", "ng", "original"}
-    from unleak.experiments import store as store_mod
+    rows = load_results(root / "ref")
+    assert {r.method for r in rows} == {"ft", "ng", "original"}
+    from unleak.experiments import model_cache
 
     trained = []
-    original = store_mod.ModelStore.original
+    original = model_cache.ModelCache.original
 
     def spy(self, *a, **k):
         out = original(self, *a, **k)
         trained.append(out.trained)
         return out
 
-    store_mod.ModelStore.original = spy
+    model_cache.ModelCache.original = spy
     try:
         outcome = run_sweep(cfg, tmp_path / "again", cache_root=root / "cache")
     finally:
-        store_mod.ModelStore.original = original
+        model_cache.ModelCache.original = original
     assert outcome.finished == 9 and trained and not any(trained)  # every original from the cache
     assert _decisions(tmp_path / "again") == _decisions(root / "ref")
     with pytest.raises(ConfigError, match="already holds"):
@@ -197,10 +201,10 @@ def test_ray_executor_matches_local(reference_sweep, tmp_path):
 
 
 def test_report_writes_tables_and_figures(reference_sweep):
-    from unleak.report.tables import sweep_report
+    from unleak.experiments.sweep import report
 
     root, _ = reference_sweep
-    written = sweep_report(root / "ref")
+    written = report(root / "ref")
     text = written["markdown"].read_text()
     assert "ASR % [95% CI]" in text and "param-diff/kmeans" in text and "FPR %" in text
     assert written["csv"].read_text().startswith("dataset,")

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 
-__version__ = "0.1.0"
-
 from unleak import attacks, data, evaluation, models, unlearning
+from unleak._version import __version__
 from unleak.errors import UnleakError
+from unleak.evaluation.results import ResultRow, Results
 from unleak.experiments.audit import AuditConfig, AuditResult, audit
+from unleak.experiments.jobs import attack_model, train_original, unlearn_checkpoint
+from unleak.experiments.shadow import shadow_calibration
+from unleak.experiments.sweep import SweepConfig, run_sweep
 from unleak.training import Callback, History, TrainConfig, fit, train
 from unleak.unlearning import unlearn
 
@@ -23,16 +26,24 @@ __all__ = [
     "AuditResult",
     "Callback",
     "History",
+    "ResultRow",
+    "Results",
+    "SweepConfig",
     "TrainConfig",
     "UnleakError",
     "__version__",
+    "attack_model",
     "attacks",
     "audit",
     "data",
     "evaluation",
     "fit",
     "models",
+    "run_sweep",
+    "shadow_calibration",
     "train",
+    "train_original",
     "unlearn",
+    "unlearn_checkpoint",
     "unlearning",
 ]

@@ -1,39 +1,48 @@
 """Label-leakage attacks: which classes did an unlearned model forget?
 
 >>> target = unleak.attacks.Weights(unlearned)
->>> attack = unleak.attacks.build("param-diff", decider="kmeans", unrelated="fashion-mnist")
+>>> attack = unleak.attacks.build("param-diff", decider="kmeans")
 >>> result = attack.run(target)
 >>> result.predicted, result.scores
+
+Each attack is one module, registered by name; importing this package registers them all.
 """
 
-from unleak.attacks.access import Access, Gradients, Queries, Target, Weights
+from unleak.attacks.access import DEFAULT_QUERY_BUDGET, Access, Gradients, Queries, Target, Weights
 from unleak.attacks.base import (
     Attack,
+    AttackParams,
     AttackResult,
-    ClassFeatures,
     attack_class,
     attack_names,
     build,
     register_attack,
 )
-from unleak.attacks.baselines import BeforeAfter, Chance, Oracle
-from unleak.attacks.deciders import Calibration, make_decider
+from unleak.attacks.before_after import BeforeAfter
+from unleak.attacks.chance import Chance
+from unleak.attacks.deciders import Calibration, Decider, make_decider
+from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.genetic import BlackBoxGenetic
 from unleak.attacks.inversion import WhiteBoxInversion
+from unleak.attacks.knowledge import Knowledge
+from unleak.attacks.oracle import Oracle
 from unleak.attacks.param_diff import ParamDiff
 from unleak.attacks.param_dot import ParamDot, attacker_split
-from unleak.attacks.shadow import shadow_calibration
 
 __all__ = [
+    "DEFAULT_QUERY_BUDGET",
     "Access",
     "Attack",
+    "AttackParams",
     "AttackResult",
     "BeforeAfter",
     "BlackBoxGenetic",
     "Calibration",
     "Chance",
     "ClassFeatures",
+    "Decider",
     "Gradients",
+    "Knowledge",
     "Oracle",
     "ParamDiff",
     "ParamDot",
@@ -47,5 +56,4 @@ __all__ = [
     "build",
     "make_decider",
     "register_attack",
-    "shadow_calibration",
 ]

@@ -17,6 +17,8 @@ from unleak.errors import AccessError, ModelError
 from unleak.models.heads import head as find_head
 from unleak.models.inference import eval_mode, predict_logits
 
+DEFAULT_QUERY_BUDGET = 10_000  # the one default: config, handles and attacks all read this
+
 
 class Access(enum.IntEnum):
     """Access levels, ordered: each includes the ones below it."""
@@ -59,7 +61,7 @@ class Queries(Target):
         fn: Callable[[torch.Tensor], torch.Tensor] | nn.Module,
         input_shape: tuple[int, int, int],
         num_classes: int,
-        budget: int | None = 10_000,
+        budget: int | None = DEFAULT_QUERY_BUDGET,
     ) -> None:
         super().__init__(input_shape, num_classes)
         if isinstance(fn, nn.Module):

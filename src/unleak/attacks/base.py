@@ -1,9 +1,23 @@
-"""The attack contract: per-class features, a decider, and one result type for every attack.
+"""The attack contract: everything the harness needs is declared on the attack's class.
 
-An attack declares the access it needs (:class:`~unleak.attacks.access.Access`) and its tunable
-parameters (a pydantic model, validated at construction, as in IBM ART's attack classes). It turns a
-target into :class:`ClassFeatures` (one row per class, higher main score = more likely forgotten);
-a decider turns those into the predicted forgotten set.
+An attack declares, as class attributes (the idea of IBM ART's attack classes):
+
+- ``requires``: the access it needs to the target (:class:`~unleak.attacks.access.Access`);
+- ``knows``: which fields of :class:`~unleak.attacks.knowledge.Knowledge` it reads (data the
+  attacker holds), filled in by :meth:`Attack.prepare` and nothing else; ``needs``: those it
+  cannot run without;
+- ``Params``: its tunable parameters (a pydantic model, validated at construction);
+- ``deciders`` / ``default_decider`` and, for screening attacks, ``criteria``: the readings of its
+  evidence (criterion -> main feature and its cut) and ``default_criterion``;
+- ``spends_queries``: its forward passes are counted against a budget (:meth:`query_budget`);
+- ``needs_original``: it also queries the original model (before/after);
+- ``null_guess``: how many classes it names when told nothing was forgotten (chance: 1);
+- ``threat`` (one sentence of threat model) and ``label`` (a short column name);
+- ``baseline``: a reference point (chance, oracle, before/after), not an attack.
+
+It implements :meth:`Attack.features`: target -> :class:`ClassFeatures`. Everything else (the
+delta against an original, criteria, deciders, the result) is shared here, so an attack is one
+file plus its ``@register_attack``.
 """
 
 from __future__ import annotations
@@ -17,45 +31,11 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from unleak.attacks.access import Access, Target
+from unleak.attacks.access import DEFAULT_QUERY_BUDGET, Access, Target
+from unleak.attacks.deciders import Calibration, Decider, make_decider
+from unleak.attacks.evidence import ClassFeatures
+from unleak.attacks.knowledge import Knowledge
 from unleak.errors import ConfigError, unknown_name
-
-
-@dataclass
-class ClassFeatures:
-    """Per-class evidence: ``values[c]`` is class c's feature vector; column ``main`` is the score.
-
-    ``candidates[c]`` is False for classes the attacker knows were retained (``param-dot`` holds
-    their data); deciders never predict those.
-    """
-
-    values: np.ndarray  # K x F
-    names: list[str]
-    candidates: np.ndarray  # K booleans
-    main: int = 0
-    queries: int = 0
-    details: dict[str, Any] = field(default_factory=dict)
-    absolute: float | None = None  # the main score has a fixed scale; this is its default cut
-
-    @property
-    def num_classes(self) -> int:
-        return int(self.values.shape[0])
-
-    @property
-    def score(self) -> np.ndarray:
-        return self.values[:, self.main]
-
-    def minus(self, other: ClassFeatures) -> ClassFeatures:
-        """Before/after evidence: this model's features minus the original's."""
-        return ClassFeatures(
-            self.values - other.values,
-            [f"{n}-delta" for n in self.names],
-            self.candidates & other.candidates,
-            self.main,
-            self.queries + other.queries,
-            {"after": self.details, "before": other.details},
-            self.absolute,
-        )
 
 
 @dataclass
@@ -72,6 +52,7 @@ class AttackResult:
     queries: int = 0
     access: str = ""
     uses_original: bool = False
+    criterion: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     features: dict[str, list[float]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
@@ -95,25 +76,34 @@ class AttackParams(BaseModel):
 
 
 class Attack:
-    """Base class. Subclasses set ``name``, ``requires``, ``Params`` and implement ``features``."""
+    """Base class; see the module docstring for what a subclass declares."""
 
     name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
     requires: ClassVar[Access] = Access.WEIGHTS
     Params: ClassVar[type[AttackParams]] = AttackParams
+    knows: ClassVar[tuple[str, ...]] = ()
+    needs: ClassVar[tuple[str, ...]] = ()
     deciders: ClassVar[tuple[str, ...]] = ("kmeans", "gap", "threshold", "youden", "tree", "topm")
     default_decider: ClassVar[str] = "kmeans"
+    criteria: ClassVar[dict[str, tuple[str, float | None]]] = {}
+    default_criterion: ClassVar[str | None] = None
+    spends_queries: ClassVar[bool] = False
+    needs_original: ClassVar[bool] = False
+    null_guess: ClassVar[int | None] = None
+    baseline: ClassVar[bool] = False
+    threat: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
     def __init__(
         self,
-        decider: str | Any = None,
+        decider: str | Decider | None = None,
         *,
         num_forgotten: int | None = None,
-        calibration: Any = None,
+        calibration: Calibration | None = None,
+        knowledge: Knowledge | None = None,
         **params: Any,
     ) -> None:
-        from unleak.attacks.deciders import make_decider
-
         try:
             self.params = self.Params(**params)
         except ValidationError as exc:
@@ -121,74 +111,164 @@ class Attack:
             where = ".".join(str(p) for p in e["loc"])
             raise ConfigError(
                 f"{self.name}: parameter {where}: {e['msg']}",
-                f"its parameters are {', '.join(sorted(self.Params.model_fields))}",
+                f"its parameters are {', '.join(sorted(self.Params.model_fields)) or 'none'}",
             ) from exc
-        decider = decider or self.default_decider
-        if isinstance(decider, str) and decider not in self.deciders:
-            raise ConfigError(
-                unknown_name(f"decider for {self.name}", decider, self.deciders),
-                "pick one of those",
-            )
-        self.decider = make_decider(decider, num_forgotten=num_forgotten, calibration=calibration)
+        self.num_forgotten = num_forgotten
+        self.decider = self.make_decider(decider, num_forgotten, calibration)
+        self.knowledge = knowledge or Knowledge()
+        missing = [k for k in self.needs if _missing(self.knowledge, k)]
+        if missing:
+            raise ConfigError(*self.missing_knowledge(missing[0]))
+        self.setup(self.knowledge)
 
-    def with_params(self, **changes: Any) -> Attack:
-        """A copy with some parameters changed (same decider)."""
-        new = copy.copy(self)
-        new.params = self.Params(**{**self.params.model_dump(), **changes})
-        return new
+    # -- declared behaviour a subclass may refine ----------------------------------------------
+    def setup(self, knowledge: Knowledge) -> None:
+        """Read what the attack needs from ``knowledge`` (called once, at construction)."""
 
-    def for_shadow(self, data: Any, forgotten: tuple[int, ...]) -> Attack:
-        """The same attack, adapted to a shadow model of ``data`` (see ``attacks.shadow``)."""
-        return self
+    def missing_knowledge(self, name: str) -> tuple[str, str]:
+        """Problem and fix when a declared knowledge field is missing."""
+        return (f"{self.name} needs {name}", f"give it in Knowledge({name}=...)")
 
-    # -- to implement -----------------------------------------------------------------------
+    def query_budget(self, default: int | None = DEFAULT_QUERY_BUDGET) -> int | None:
+        """Queries this attack may spend on one model (``None``: counted but unlimited)."""
+        return default if self.spends_queries else None
+
     def features(self, target: Target) -> ClassFeatures:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
+    @classmethod
+    def prepare(
+        cls, knowledge: Knowledge, decider: str | Decider | None = None, **kwargs: Any
+    ) -> Attack:
+        """Build the attack with exactly the knowledge it declares (other fields are dropped)."""
+        kept = Knowledge(
+            **{k: getattr(knowledge, k) for k in cls.knows},
+            seed=knowledge.seed,
+            shadow=knowledge.shadow,
+        )
+        return cls(decider, knowledge=kept, **kwargs)
+
+    def make_decider(
+        self,
+        decider: str | Decider | None,
+        num_forgotten: int | None = None,
+        calibration: Calibration | None = None,
+    ) -> Decider:
+        """A decider this attack allows (by name, or one passed through)."""
+        decider = decider or self.default_decider
+        if isinstance(decider, str):
+            self.check_decider(decider)
+        return make_decider(decider, num_forgotten=num_forgotten, calibration=calibration)
+
+    @classmethod
+    def check_decider(cls, decider: str) -> None:
+        """The one check that ``decider`` is one this attack allows."""
+        if decider not in cls.deciders:
+            raise ConfigError(
+                unknown_name(f"decider for {cls.name}", decider, cls.deciders),
+                "pick one of those",
+            )
+
+    def with_params(self, **changes: Any) -> Attack:
+        """A copy with some parameters changed (same decider and knowledge)."""
+        new = copy.copy(self)
+        new.params = self.Params(**{**self.params.model_dump(), **changes})
+        return new
+
     def evidence(self, target: Target, original: Target | None = None) -> ClassFeatures:
         """Features of ``target``; with ``original`` (a stronger attacker), the delta."""
         target.require(self.requires, self.name)
+        if self.needs_original and original is None:
+            raise ConfigError(
+                f"{self.name} needs the original model as well",
+                "pass the original (--original DIR) or pick another attack",
+            )
         feats = self.features(target)
         if original is not None:
             original.require(self.requires, self.name)
             feats = feats.minus(self.features(original))
         return feats
 
-    def run(self, target: Target, *, original: Target | None = None) -> AttackResult:
-        """Attack ``target`` and decide which classes it forgot."""
+    def read(self, feats: ClassFeatures, criterion: str | None) -> ClassFeatures:
+        """The evidence read through a screening criterion (``None``: as computed)."""
+        if criterion is None:
+            return feats
+        if criterion not in self.criteria:
+            known = tuple(self.criteria) or ("none",)
+            raise ConfigError(
+                unknown_name(f"criterion for {self.name}", criterion, known),
+                "pick one of those" if self.criteria else "drop the criterion",
+            )
+        main, cut = self.criteria[criterion]
+        if feats.names and feats.names[0].endswith("-delta"):
+            main = f"{main}-delta"
+        return feats.reading(main, cut)
+
+    def decide(
+        self,
+        feats: ClassFeatures,
+        decider: Decider | None = None,
+        criterion: str | None = None,
+        *,
+        seconds: float = 0.0,
+        uses_original: bool = False,
+    ) -> AttackResult:
+        """Decide which classes ``feats`` says were forgotten, as an :class:`AttackResult`."""
         start = time.perf_counter()
-        feats = self.evidence(target, original)
-        predicted, scores = self.decider.decide(feats)
+        dec = decider or self.decider
+        read = self.read(feats, criterion)
+        predicted, scores = dec.decide(read)
         return AttackResult(
             attack=self.name,
-            decider=self.decider.name,
+            decider=dec.name,
             predicted=tuple(sorted(int(c) for c in predicted)),
             scores=[float(s) for s in scores],
             candidates=tuple(int(c) for c in np.nonzero(feats.candidates)[0]),
-            calibration=self.decider.source,
-            seconds=time.perf_counter() - start,
+            calibration=dec.source,
+            seconds=seconds + time.perf_counter() - start,
             queries=feats.queries,
             access=self.requires.name.lower(),
-            uses_original=original is not None,
+            uses_original=uses_original,
+            criterion=criterion or self.params.model_dump().get("criterion"),
             params=self.params.model_dump(),
             features={n: feats.values[:, i].tolist() for i, n in enumerate(feats.names)},
             details=feats.details,
         )
+
+    def run(self, target: Target, *, original: Target | None = None) -> AttackResult:
+        """Attack ``target`` and decide which classes it forgot."""
+        start = time.perf_counter()
+        feats = self.evidence(target, original)
+        return self.decide(
+            feats,
+            seconds=time.perf_counter() - start,
+            uses_original=original is not None,
+        )
+
+
+def _missing(knowledge: Knowledge, name: str) -> bool:
+    value = getattr(knowledge, name)
+    return value is None or (hasattr(value, "__len__") and len(value) == 0)
 
 
 _ATTACKS: dict[str, type[Attack]] = {}
 
 
 def register_attack(cls: type[Attack]) -> type[Attack]:
+    """Register an attack class under its ``name``."""
     if not cls.name or cls.name in _ATTACKS:
         raise ValueError(f"attack {cls.name!r} is unnamed or registered twice")
+    unknown = set(cls.knows) - set(Knowledge.__dataclass_fields__)
+    if unknown or not set(cls.needs) <= set(cls.knows):
+        raise ValueError(f"attack {cls.name!r} declares unknown knowledge {sorted(unknown)}")
     _ATTACKS[cls.name] = cls
     return cls
 
 
-def attack_names() -> list[str]:
-    return sorted(_ATTACKS)
+def attack_names(*, baselines: bool = True) -> list[str]:
+    """Registered attacks (and baselines, unless ``baselines=False``)."""
+    return sorted(n for n, c in _ATTACKS.items() if baselines or not c.baseline)
 
 
 def attack_class(name: str) -> type[Attack]:
@@ -200,6 +280,6 @@ def attack_class(name: str) -> type[Attack]:
         ) from None
 
 
-def build(name: str, decider: str | Any = None, **kwargs: Any) -> Attack:
+def build(name: str, decider: str | Decider | None = None, **kwargs: Any) -> Attack:
     """Build a registered attack by name, e.g. ``build("param-diff", decider="kmeans")``."""
     return attack_class(name)(decider, **kwargs)

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from unleak.attacks.base import ClassFeatures
-from unleak.errors import ConfigError
+from unleak.attacks.evidence import ClassFeatures
+from unleak.errors import ConfigError, unknown_name
 
 MAD_SCALE = 1.4826  # makes the MAD a consistent estimate of the standard deviation
 
@@ -340,8 +340,6 @@ def make_decider(
     try:
         cls = DECIDERS[decider]
     except KeyError:
-        from unleak.errors import unknown_name
-
         raise ConfigError(
             unknown_name("decider", decider, list(DECIDERS)), "pick one of those"
         ) from None

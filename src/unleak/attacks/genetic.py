@@ -21,16 +21,20 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from unleak.attacks.access import Access, Queries, Target
-from unleak.attacks.base import Attack, AttackParams, ClassFeatures, register_attack
-from unleak.attacks.inversion import screening_features
+from unleak.attacks.access import DEFAULT_QUERY_BUDGET, Access, Queries, Target
+from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.evidence import ClassFeatures
+from unleak.attacks.screening import CRITERIA, screening_features
 from unleak.errors import ConfigError
 
 
 class GeneticParams(AttackParams):
     criterion: Literal["threshold", "entropy"] = "threshold"
-    query_budget: int = Field(
-        10_000, ge=10, description="queries for the whole attack (all classes)"
+    query_budget: int | None = Field(
+        None,
+        ge=10,
+        le=10**9,
+        description="queries for the whole attack, all classes (default: the handle's budget)",
     )
     population: int = Field(40, ge=4, le=10_000)
     elite: int = Field(4, ge=1)
@@ -47,11 +51,19 @@ class GeneticParams(AttackParams):
 @register_attack
 class BlackBoxGenetic(Attack):
     name = "bb-genetic"
+    label = "bb"
     requires = Access.QUERIES
     Params = GeneticParams
     default_decider = "threshold"
+    criteria = CRITERIA
+    default_criterion = "threshold"
+    spends_queries = True
+    threat = "probability vectors only, every query counted against the budget; no data"
     description = "batched genetic algorithm per class on probability queries, then screening"
     params: GeneticParams
+
+    def query_budget(self, default: int | None = DEFAULT_QUERY_BUDGET) -> int | None:
+        return self.params.query_budget or default
 
     def features(self, target: Target) -> ClassFeatures:
         assert isinstance(target, Queries)
@@ -62,9 +74,12 @@ class BlackBoxGenetic(Attack):
                 f"elite={p.elite} leaves no room in a population of {pop}", "lower elite"
             )
         per_gen = k * pop
-        budget = (
-            p.query_budget if target.remaining is None else min(p.query_budget, target.remaining)
-        )
+        # its own budget, else what the handle still allows, else the one default
+        budget = p.query_budget or DEFAULT_QUERY_BUDGET
+        if p.query_budget is None and target.remaining is not None:
+            budget = target.remaining
+        if target.remaining is not None:
+            budget = min(budget, target.remaining)
         generations = budget // per_gen
         if generations < 1:
             raise ConfigError(

@@ -9,14 +9,9 @@ pixel-space ascent from a grey start reaches forgotten classes adversarially and
 separates retained from forgotten classes: a retained class is reached in a few steps, a
 forgotten one is not, even though the prototypes need not look like the class.
 
-Screening criteria (the main score):
-
-- ``threshold``: the log-odds deficit of the best prototype at the end of the budget, in nats
-  (``max(0, -log(p_c / (1 - p_c)))``), a fixed scale with the cut ``DEFICIT_CUT``;
-- ``entropy``: the entropy of the prototype's prediction profile, in nats: a prototype the model
-  cannot classify confidently is spread over many classes.
-
-Each class also records its confidence trajectory and the steps it needed to reach 50% and 90%.
+Screening (``threshold`` or ``entropy``) is shared with ``bb-genetic``: see
+:mod:`unleak.attacks.screening`. Each class also records its confidence trajectory and the steps
+it needed to reach 50% and 90%.
 """
 
 from __future__ import annotations
@@ -29,48 +24,15 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from unleak.attacks.access import Access, Gradients, Target
-from unleak.attacks.base import Attack, AttackParams, ClassFeatures, register_attack
-
-DEFICIT_CUT = 1.0  # nats of log-odds: the best prototype stays below p = 0.27
-ENTROPY_CUT = 0.5  # nats
-
-
-def log_odds(probs: torch.Tensor) -> torch.Tensor:
-    p = probs.double().clamp(1e-15, 1 - 1e-15)
-    return (p.log() - torch.log1p(-p)).float()
-
-
-def entropy(probs: torch.Tensor) -> torch.Tensor:
-    p = probs.clamp_min(1e-12)
-    return -(p * p.log()).sum(-1)
+from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.evidence import ClassFeatures
+from unleak.attacks.screening import CRITERIA, screening_features
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean((1, 2, 3)) + (
         x[..., :, 1:] - x[..., :, :-1]
     ).abs().mean((1, 2, 3))
-
-
-def screening_features(
-    probs: torch.Tensor, criterion: str, extra: dict[str, np.ndarray], queries: int, details: dict
-) -> ClassFeatures:
-    """Features of per-class prototypes' final probability profiles (``probs[c]``: K vector)."""
-    k = probs.shape[0]
-    own = probs[torch.arange(k), torch.arange(k)]
-    deficit = (-log_odds(own)).clamp_min(0).numpy()
-    ent = entropy(probs).numpy()
-    cols = {"deficit": deficit, "entropy": ent, **extra}
-    names = list(cols)
-    main = names.index("deficit" if criterion == "threshold" else "entropy")
-    return ClassFeatures(
-        values=np.stack([cols[n] for n in names], 1),
-        names=names,
-        candidates=np.ones(k, bool),
-        main=main,
-        queries=queries,
-        details=details,
-        absolute=DEFICIT_CUT if criterion == "threshold" else ENTROPY_CUT,
-    )
 
 
 class InversionParams(AttackParams):
@@ -90,9 +52,13 @@ class InversionParams(AttackParams):
 @register_attack
 class WhiteBoxInversion(Attack):
     name = "wb-inversion"
+    label = "wb"
     requires = Access.GRADIENTS
     Params = InversionParams
     default_decider = "threshold"
+    criteria = CRITERIA
+    default_criterion = "threshold"
+    threat = "input gradients and outputs; no data at all"
     description = "gradient inversion of one prototype per class, then threshold/entropy screening"
     params: InversionParams
     levels: ClassVar[tuple[float, ...]] = (0.5, 0.9)
@@ -164,6 +130,3 @@ def _steps_to(traj: np.ndarray, level: float) -> np.ndarray:
 def prototype_grid(details: dict) -> np.ndarray:
     """Prototypes as an array (K, C, H, W), for figures."""
     return np.asarray(details["prototypes"], dtype=np.float32)
-
-
-__all__ = ["DEFICIT_CUT", "ENTROPY_CUT", "WhiteBoxInversion", "log_odds"]

@@ -19,15 +19,17 @@ prediction.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
 from pydantic import Field
 
 from unleak.attacks.access import Access, Target, Weights
-from unleak.attacks.aux import AuxCache, Basis, Recipe, fit_head, model_key, network_head
-from unleak.attacks.base import Attack, AttackParams, ClassFeatures, register_attack
+from unleak.attacks.auxiliary import AuxCache, Basis, Recipe, fit_head, model_key, network_head
+from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.evidence import ClassFeatures
+from unleak.attacks.knowledge import Knowledge
 from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
 from unleak.data.core import Split
 from unleak.models.inference import predict_logits
@@ -44,7 +46,6 @@ def reach(logits: torch.Tensor) -> torch.Tensor:
 
 class ParamDiffParams(AttackParams):
     unrelated: str = Field("auto", description="data set name, npz:PATH, noise or blur")
-    dataset: str | None = Field(None, description="the target's data set (refused as unrelated)")
     n_unrelated: int = Field(4000, ge=10, le=200_000)
     recipe: Literal["head-refit", "finetune", "independent"] = "head-refit"
     n_aux: int = Field(
@@ -56,28 +57,32 @@ class ParamDiffParams(AttackParams):
     net_lr: float = Field(0.01, gt=0)
     whiten: bool = False
     seed: int = 0
-    data_root: str | None = None
     cache: bool = True
 
 
 @register_attack
 class ParamDiff(Attack):
     name = "param-diff"
+    label = "p-diff"
     requires = Access.WEIGHTS
     Params = ParamDiffParams
+    knows = ("task", "data_root")
     description = "head differences against auxiliary heads built from unrelated data only"
+    threat = "weights of the unlearned model; unrelated inputs only (no sample of the task)"
     params: ParamDiffParams
 
     recipes: ClassVar[tuple[str, ...]] = ("head-refit", "finetune", "independent")
 
-    def source(self) -> str:
+    def setup(self, knowledge: Knowledge) -> None:
         p = self.params
-        return p.unrelated if p.unrelated != "auto" else default_unrelated(p.dataset)
+        source = p.unrelated if p.unrelated != "auto" else default_unrelated(knowledge.task)
+        if knowledge.shadow:  # on the attacker's own shadow task, its data is not unrelated
+            parts = [s for s in source.split("+") if s != knowledge.task]
+            source = "+".join(parts or ["noise", "blur"])
+        self._source = source
 
-    def for_shadow(self, data: Any, forgotten: tuple[int, ...]) -> ParamDiff:
-        source = self.source()
-        parts = [s for s in source.split("+") if s != data.name] or ["noise", "blur"]
-        return self.with_params(dataset=data.name, unrelated="+".join(parts))  # type: ignore[return-value]
+    def source(self) -> str:
+        return self._source
 
     def features(self, target: Target) -> ClassFeatures:
         assert isinstance(target, Weights)
@@ -88,8 +93,8 @@ class ParamDiff(Attack):
             target.input_shape,
             p.n_unrelated,
             p.seed,
-            target_dataset=p.dataset,
-            data_root=p.data_root,
+            target_dataset=self.knowledge.task,
+            data_root=self.knowledge.data_root,
         )
         logits = predict_logits(model, x)
         pseudo = logits.argmax(1)
@@ -99,7 +104,8 @@ class ParamDiff(Attack):
         key = {
             "attack": self.name,
             "model": model_key(model),
-            **p.model_dump(exclude={"cache", "data_root"}),
+            "dataset": self.knowledge.task,
+            **p.model_dump(exclude={"cache"}),
         }
         uniform = torch.full((len(x), k), 1.0 / k)
         diffs, gains = [], []

@@ -10,8 +10,7 @@ row, over the classes the attacker holds no data of (the candidates).
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -19,8 +18,10 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from unleak.attacks.access import Access, Target, Weights
-from unleak.attacks.aux import AuxCache, Basis, fit_head, model_key, network_head
-from unleak.attacks.base import Attack, AttackParams, ClassFeatures, register_attack
+from unleak.attacks.auxiliary import AuxCache, Basis, fit_head, model_key, network_head
+from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.evidence import ClassFeatures
+from unleak.attacks.knowledge import Knowledge
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 
@@ -43,32 +44,27 @@ class ParamDotParams(AttackParams):
 @register_attack
 class ParamDot(Attack):
     name = "param-dot"
+    label = "p-dot"
     requires = Access.WEIGHTS
     Params = ParamDotParams
+    knows = needs = ("known_data",)
     description = "head dot products against auxiliary heads built from some retained classes"
+    threat = "weights; labelled samples of some classes known to be kept (never a forgotten one)"
     params: ParamDotParams
 
-    def __init__(
-        self, decider: Any = None, *, attacker_data: Split | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(decider, **kwargs)
-        if attacker_data is None or len(attacker_data) == 0:
-            raise ConfigError(
-                "param-dot needs labelled samples of some retained classes",
-                "pass attacker_data= (unleak.attacks.attacker_split builds it)",
-            )
-        self.attacker_data = attacker_data
-
-    def for_shadow(self, data: Any, forgotten: tuple[int, ...]) -> ParamDot:
-        new = copy.copy(self)
-        new.attacker_data = attacker_split(
-            data.train, forgotten, seed=self.params.seed + len(forgotten)
+    def missing_knowledge(self, name: str) -> tuple[str, str]:
+        return (
+            "param-dot needs labelled samples of some retained classes",
+            "pass --known-classes with some classes you know were retained "
+            "(in Python: Knowledge(known_data=...), see unleak.attacks.attacker_split)",
         )
-        return new
+
+    def setup(self, knowledge: Knowledge) -> None:
+        self.attacker_data: Split = knowledge.known_data  # type: ignore[assignment]
 
     @property
     def known_classes(self) -> list[int]:
-        return sorted(torch.unique(self.attacker_data.y).tolist())
+        return list(self.knowledge.known_classes)
 
     def features(self, target: Target) -> ClassFeatures:
         assert isinstance(target, Weights)

@@ -13,6 +13,7 @@ import os
 import torch
 import torch.nn.functional as F
 
+from unleak import data as data_mod
 from unleak.errors import ConfigError
 
 GENERATED = ("noise", "blur", "strokes")
@@ -87,8 +88,6 @@ def unrelated_inputs(
             f"unrelated data {source!r} is the target's own data set",
             "pick another data set (or noise/blur): this attacker holds no sample of the task",
         )
-    from unleak import data as data_mod
-
     d = data_mod.load(source, data_root)
     pool = d.train
     idx = torch.randperm(len(pool), generator=gen)[:n]

@@ -5,13 +5,18 @@
 >>> retain, forget = data.train.split_classes([3])
 """
 
-from unleak.data.core import Dataset, Split, validate_forget_set
+from unleak.data import builtin  # noqa: F401 - registers the built-in data sets
+from unleak.data.core import (
+    Dataset,
+    Split,
+    parse_class_list,
+    parse_classes,
+    validate_forget_set,
+)
+from unleak.data.files import FileCheck, check, download
 from unleak.data.registry import (
     DatasetSpec,
-    FileCheck,
     OfficialFile,
-    check,
-    download,
     load,
     names,
     register,
@@ -29,6 +34,8 @@ __all__ = [
     "download",
     "load",
     "names",
+    "parse_class_list",
+    "parse_classes",
     "register",
     "resolve_root",
     "spec",

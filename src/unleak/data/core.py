@@ -16,7 +16,41 @@ import torch
 from unleak.errors import DataError, ForgetSetError
 
 
-def validate_forget_set(forget: Iterable[int], num_classes: int) -> tuple[int, ...]:
+def parse_class_list(value: str | Iterable[int], what: str = "forget set") -> list[int]:
+    """``"3,7"`` (or ``[3, 7]``) -> ``[3, 7]``: the syntax only; ranges are checked where K is
+    known (:func:`parse_classes`)."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(" ", "").split(",") if p != ""]
+    else:
+        parts = list(value)
+    out = []
+    for part in parts:
+        if isinstance(part, bool):
+            part = "bool"
+        try:
+            number = int(part) if not isinstance(part, float) or part.is_integer() else None
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        if number is None:
+            raise ForgetSetError(
+                f"{what} {value!r} is not a list of class indices",
+                "give integers such as 3 or 3,7",
+            )
+        out.append(number)
+    return out
+
+
+def parse_classes(
+    value: str | Iterable[int], num_classes: int, what: str = "forget set"
+) -> tuple[int, ...]:
+    """Parse and validate 1 to K-1 distinct classes of a K-class task (a forget set, or the
+    classes an attacker knows were kept), sorted."""
+    return validate_forget_set(parse_class_list(value, what), num_classes, what)
+
+
+def validate_forget_set(
+    forget: Iterable[int], num_classes: int, what: str = "forget set"
+) -> tuple[int, ...]:
     """Return the forget set sorted, or raise :class:`ForgetSetError` naming what is wrong.
 
     A forget set holds 1 to K-1 distinct classes, each in ``0..K-1``.
@@ -25,24 +59,24 @@ def validate_forget_set(forget: Iterable[int], num_classes: int) -> tuple[int, .
         items = [int(c) for c in forget]
     except (TypeError, ValueError) as exc:
         raise ForgetSetError(
-            f"forget set {forget!r} is not a list of class indices",
+            f"{what} {forget!r} is not a list of class indices",
             "give integers such as 3 or 3,7",
         ) from exc
     if not items:
-        raise ForgetSetError("the forget set is empty", "name at least one class to forget")
+        raise ForgetSetError(f"the {what} is empty", "name at least one class to forget")
     dupes = sorted({c for c in items if items.count(c) > 1})
     if dupes:
-        raise ForgetSetError(f"the forget set repeats class(es) {dupes}", "list each class once")
+        raise ForgetSetError(f"the {what} repeats class(es) {dupes}", "list each class once")
     bad = [c for c in items if not 0 <= c < num_classes]
     if bad:
         raise ForgetSetError(
-            f"class(es) {bad} out of range for {num_classes} classes",
+            f"{what}: class(es) {bad} out of range for {num_classes} classes",
             f"use indices 0..{num_classes - 1}",
         )
     if len(items) >= num_classes:
         raise ForgetSetError(
-            f"the forget set holds all {num_classes} classes",
-            f"forget at most {num_classes - 1} classes so that something is retained",
+            f"the {what} holds all {num_classes} classes",
+            f"name at most {num_classes - 1} classes so that something is retained",
         )
     return tuple(sorted(items))
 

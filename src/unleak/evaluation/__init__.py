@@ -2,5 +2,15 @@
 
 from unleak.evaluation.efficacy import Efficacy, efficacy
 from unleak.evaluation.metrics import chance, summarize, wilson
+from unleak.evaluation.results import ResultRow, Results, label_of
 
-__all__ = ["Efficacy", "chance", "efficacy", "summarize", "wilson"]
+__all__ = [
+    "Efficacy",
+    "ResultRow",
+    "Results",
+    "chance",
+    "efficacy",
+    "label_of",
+    "summarize",
+    "wilson",
+]

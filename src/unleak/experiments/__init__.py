@@ -1,1 +1,2 @@
-"""Experiments: single runs (train, unlearn, audit) and sweeps over many of them."""
+"""Experiments: model cases, the attack harness, shadow calibration, the audit, sweeps, and the
+one-model jobs behind ``unleak train|unlearn|attack``."""

@@ -1,7 +1,9 @@
 """``unleak audit``: train (or load) a model, unlearn with each method, attack every result.
 
-One call, one run directory with a fixed layout (see ``RUN_LAYOUT``), every file written
-atomically. The Python API is :func:`audit`; the CLI's ``unleak audit`` is a thin layer over it.
+One call, one run directory with a fixed layout (see ``RUN_LAYOUT``). The directory is staged
+beside its destination and moved into place when the audit ends, so an audit stopped by bad input
+or Ctrl-C leaves nothing half-written. The Python API is :func:`audit`; the CLI's ``unleak audit``
+is a thin layer over it.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ import torch
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from unleak import __version__, models, recipes
-from unleak._io import atomic_write_json, atomic_write_text
+from unleak import models, recipes
+from unleak._io import atomic_write_json, atomic_write_text, staged_dir
+from unleak._version import __version__
+from unleak.data import Dataset
 from unleak.data import load as load_data
 from unleak.data.core import validate_forget_set
 from unleak.errors import ConfigError
-from unleak.evaluation import efficacy, summarize
-from unleak.experiments.config import ExperimentConfig, load_config_file
-from unleak.experiments.runner import AttackContext, ModelCase, attack_rows
-from unleak.experiments.store import ModelStore
-from unleak.training import Callback
+from unleak.evaluation.results import ResultRow, Results
+from unleak.experiments.cases import ModelCase, null_case, original_of, unlearned_case
+from unleak.experiments.harness import AttackContext, attack_case
+from unleak.experiments.model_cache import ModelCache
+from unleak.experiments.settings import ExperimentConfig, load_config_file
+from unleak.report.html import write_report
+from unleak.training import Callback, TrainConfig
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where used: pandas costs a second at start-up
@@ -61,7 +67,7 @@ class AuditConfig(ExperimentConfig):
     num_forget: int = Field(
         1, ge=1, description="how many classes the seed picks when forget is unset"
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63)
     train: dict[str, Any] = Field(
         default_factory=dict, description="training overrides (epochs, lr...)"
     )
@@ -73,15 +79,26 @@ class AuditConfig(ExperimentConfig):
             raise ValueError("forget lists a class twice")
         if self.forget is not None and not self.forget:
             raise ValueError("forget is empty; name at least one class or leave it unset")
-        from unleak.training import TrainConfig
-
         try:  # settings are checked now, not after the original has trained
             TrainConfig(**self.train)
         except ValidationError as exc:
             e = exc.errors()[0]
             raise ValueError(f"train.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
         self.check_unlearn(self.dataset, self.model)
+        self.check_shadow(self.dataset)
         return self
+
+    def resolve_forget(self, num_classes: int) -> tuple[int, ...]:
+        """The forget set: as given, or ``num_forget`` classes drawn with the seed."""
+        if self.forget is not None:
+            return validate_forget_set(self.forget, num_classes)
+        if self.num_forget >= num_classes:
+            raise ConfigError(
+                f"num_forget={self.num_forget} with {num_classes} classes",
+                f"forget at most {num_classes - 1}",
+            )
+        gen = torch.Generator().manual_seed(self.seed)
+        return tuple(sorted(torch.randperm(num_classes, generator=gen)[: self.num_forget].tolist()))
 
 
 def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> AuditConfig:
@@ -107,24 +124,25 @@ class AuditResult:
 
     config: AuditConfig
     forget: tuple[int, ...]
-    rows: list[dict[str, Any]]
+    rows: Results
     efficacy: dict[str, dict[str, Any]]
     run_dir: Path | None
     details: dict[str, dict[str, Any]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    dataset: str = ""
+    model: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """One row per attack result, as a pandas DataFrame."""
-        import pandas as pd
-
-        return pd.DataFrame(self.rows)
+        return self.rows.to_frame()
 
     def summary(self) -> pd.DataFrame:
         """ASR per (method, attack, decider) beside chance, efficacy and false-positive rate."""
-        return summarize(self.rows)
+        return self.rows.summary()
 
 
-def _env(config: AuditConfig, timings: dict[str, float], started: str) -> dict[str, Any]:
+def environment(seed: int, timings: dict[str, float], started: str) -> dict[str, Any]:
+    """Versions, machine, seed and seconds per stage: what a run records beside its results."""
     import numpy
     import sklearn
 
@@ -138,11 +156,22 @@ def _env(config: AuditConfig, timings: dict[str, float], started: str) -> dict[s
         "machine": platform.machine(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "seed": config.seed,
+        "seed": seed,
         "started": started,
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "seconds": timings,
     }
+
+
+class _Laps:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.clock = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + now - self.clock, 3)
+        self.clock = now
 
 
 def audit(
@@ -154,222 +183,176 @@ def audit(
     config = config or AuditConfig()
     rep = reporter or Reporter()
     started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(timings.get(name, 0.0) + now - clock, 3)
-        clock = now
+    lap = _Laps()
 
     # ------------------------------------------------------------ validate with the data in hand
     data = load_data(config.dataset, config.data_root)
     arch = config.model or recipes.default_model(data.name, data.input_shape)
-    if config.forget is not None:
-        forget = validate_forget_set(config.forget, data.num_classes)
-    else:
-        if config.num_forget >= data.num_classes:
-            raise ConfigError(
-                f"num_forget={config.num_forget} with {data.num_classes} classes",
-                f"forget at most {data.num_classes - 1}",
-            )
-        gen = torch.Generator().manual_seed(config.seed)
-        forget = tuple(
-            sorted(torch.randperm(data.num_classes, generator=gen)[: config.num_forget].tolist())
-        )
-    if (
-        any(s.decider in ("youden", "tree") for s in config.attacks)
-        and (config.shadow or "digits") == data.name
-    ):
-        raise ConfigError(
-            "youden/tree deciders calibrate on shadows of another data set",
-            "set shadow: to a data set other than the target's",
-        )
-    run_dir = Path(out) if out is not None else None
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(
-            run_dir / "config.yaml",
-            yaml.safe_dump(
-                {**config.model_dump(mode="json"), "forget": list(forget), "model": arch},
-                sort_keys=False,
-            ),
-        )
+    forget = config.resolve_forget(data.num_classes)
+    if config.checkpoint:
+        arch = models.read_metadata(config.checkpoint).arch
     lap("setup")
 
-    # ------------------------------------------------------------ original
-    store = ModelStore(enabled=config.cache)
-    rep.stage("train original", None)
-    if config.checkpoint:
-        from unleak.experiments.store import Original
-        from unleak.models.checkpoint import load_extra
-        from unleak.training import TrainConfig
-        from unleak.unlearning.au import UpdateLog
-
-        meta = models.read_metadata(config.checkpoint)
-        if "au" in config.methods and "updates" not in meta.files:
-            raise ConfigError(
-                f"{config.checkpoint} has no recorded updates, which au needs",
-                "retrain it with --record-updates or drop au from methods",
-            )
-        net = models.load(config.checkpoint)
-        arch = meta.arch
-        tensors = load_extra(config.checkpoint, "updates")
-        cfg = TrainConfig(**meta.train_config) if meta.train_config else None
-        from unleak.experiments.pipeline import train_config_for
-
-        original = Original(
-            net,
-            cfg or train_config_for(data, arch, config.seed),
-            UpdateLog.from_tensors(tensors) if tensors else None,
-            "checkpoint",
-            False,
-        )
-    else:
-        original = store.original(
+    with staged_dir(out) if out is not None else _no_dir() as run_dir:
+        cache = ModelCache(enabled=config.cache)
+        rep.stage("train original", None)
+        original = original_of(
+            cache,
             data,
             arch,
             config.seed,
+            checkpoint=config.checkpoint,
+            methods=config.methods,
             overrides={**config.train, "device": config.device},
             arch_args=config.arch_args,
             callbacks=rep.callbacks(),
         )
-    ckpt_dir = run_dir / "checkpoints" if run_dir else None
-    if ckpt_dir is not None:
-        models.save(
-            original.model,
-            ckpt_dir / "original",
-            dataset=data.name,
-            seed=config.seed,
-            train_config=original.config.model_dump(),
-            tensors={"updates": original.updates.to_tensors()} if original.updates else None,
-        )
-    lap("train")
-
-    # ------------------------------------------------------------ unlearn
-    cases: list[ModelCase] = []
-    eff: dict[str, dict[str, Any]] = {}
-    methods = list(config.methods)
-    reference = None
-    todo = (["rt"] if "rt" not in methods else []) + methods  # rt is the reference for every method
-    rep.stage("unlearn", len(todo))
-    unlearned: dict[str, Any] = {}
-    for method in sorted(todo, key=lambda m: m != "rt"):
-        try:
-            net, desc = store.unlearned(
-                original,
-                data,
-                method,
-                forget,
-                config.seed + 1,
-                overrides=config.unlearn.get(method),
-                callbacks=rep.callbacks(),
-            )
-            unlearned[method] = (net, desc)
-            if method == "rt":
-                reference = efficacy(net, data.test, forget)
-        except Exception as exc:  # a failed stage is a result, not a crash
-            log.warning("unlearning with %s failed: %s", method, exc)
-            eff[method] = {"error": f"{type(exc).__name__}: {exc}"}
-        rep.advance()
-    for method in methods:
-        if method not in unlearned:
-            continue
-        net, desc = unlearned[method]
-        e = efficacy(net, data.test, forget, reference=reference).to_dict()
-        e["seconds"] = desc.get("seconds")
-        e["original"] = efficacy(original.model, data.test, forget).to_dict()
-        e["stopped"] = desc.get("stopped")
-        eff[method] = e
-        cases.append(ModelCase(net, method, forget, "unlearned", e))
+        ckpt_dir = run_dir / "checkpoints" if run_dir else None
         if ckpt_dir is not None:
             models.save(
-                net,
-                ckpt_dir / method,
+                original.model,
+                ckpt_dir / "original",
                 dataset=data.name,
-                seed=config.seed + 1,
-                extra={"unlearning": desc, "efficacy": e},
+                seed=config.seed,
+                train_config=original.config.model_dump(),
+                tensors={"updates": original.updates.to_tensors()} if original.updates else None,
             )
-    lap("unlearn")
-    rep.stage("null models", len(config.null_models))
-    for kind in config.null_models:
-        try:
-            net = store.null(original, data, kind, config.seed + 2)
-            cases.append(ModelCase(net, kind, (), "null", {}))
-            if ckpt_dir is not None and kind != "original":
-                models.save(net, ckpt_dir / f"null-{kind}", dataset=data.name, seed=config.seed + 2)
-        except Exception as exc:
-            log.warning("null model %s failed: %s", kind, exc)
-        rep.advance()
-    lap("null models")
+        lap("train")
 
-    # ------------------------------------------------------------ attack
-    specs = config.all_specs()
-    ctx = AttackContext.of(config, data, arch, config.seed, original.model)
-    rows: list[dict[str, Any]] = []
-    details: dict[str, dict[str, Any]] = {}
-    rep.stage("attack", len(cases))
-    for case in cases:
-        case_rows, case_details = attack_rows(case, specs, ctx)
-        rows += case_rows
-        for label, d in case_details.items():
-            details[f"{case.kind}:{case.method}:{label}"] = d
-        if run_dir is not None:  # rewritten whole after every model: a complete file or none
-            _write_rows(run_dir, rows)
-        rep.advance()
-    for method, e in eff.items():
-        if "error" in e:
-            rows.append(
-                {
-                    "dataset": data.name,
-                    "model": arch,
-                    "method": method,
-                    "kind": "unlearned",
-                    "forget": list(forget),
-                    "n_forget": len(forget),
-                    "seed": config.seed,
-                    "attack": None,
-                    "decider": None,
-                    "label": None,
-                    "error": e["error"],
-                }
-            )
-    lap("attack")
+        # -------------------------------------------------------- unlearn
+        cases: list[ModelCase] = []
+        eff: dict[str, dict[str, Any]] = {}
+        methods = list(config.methods)
+        # rt is the reference for every method: run first, even when not audited itself
+        todo = ["rt", *[m for m in methods if m != "rt"]]
+        rep.stage("unlearn", len(todo))
+        for method in todo:
+            try:
+                case = unlearned_case(
+                    cache,
+                    original,
+                    data,
+                    method,
+                    forget,
+                    config.seed + 1,
+                    overrides=config.unlearn.get(method),
+                    rt_overrides=config.unlearn.get("rt"),
+                    callbacks=rep.callbacks(),
+                )
+            except Exception as exc:  # a failed stage is a result, not a crash
+                log.warning("unlearning with %s failed: %s", method, exc)
+                eff[method] = {"error": f"{type(exc).__name__}: {exc}"}
+                rep.advance()
+                continue
+            rep.advance()
+            if method not in methods:
+                continue
+            eff[method] = case.efficacy
+            cases.append(case)
+            if ckpt_dir is not None:
+                models.save(
+                    case.model,
+                    ckpt_dir / method,
+                    dataset=data.name,
+                    seed=config.seed + 1,
+                    extra={"unlearning": case.run, "efficacy": case.efficacy},
+                )
+        eff = {m: eff[m] for m in methods if m in eff}
+        lap("unlearn")
+        rep.stage("null models", len(config.null_models))
+        for kind in config.null_models:
+            try:
+                case = null_case(cache, original, data, kind, config.seed + 2)
+                cases.append(case)
+                if ckpt_dir is not None and kind != "original":
+                    models.save(
+                        case.model,
+                        ckpt_dir / f"null-{kind}",
+                        dataset=data.name,
+                        seed=config.seed + 2,
+                    )
+            except Exception as exc:
+                log.warning("null model %s failed: %s", kind, exc)
+            rep.advance()
+        lap("null models")
 
-    result = AuditResult(config, forget, rows, eff, run_dir, details, timings)
-    if run_dir is not None:
-        _write_rows(run_dir, rows)
-        atomic_write_json(run_dir / "efficacy.json", eff)
-        summary = result.summary()
-        atomic_write_json(
-            run_dir / "summary.json",
-            {
-                "forget": list(forget),
-                "dataset": data.name,
-                "model": arch,
-                "rows": json.loads(summary.to_json(orient="records")) if not summary.empty else [],
-            },
+        # -------------------------------------------------------- attack
+        specs = config.all_specs()
+        ctx = AttackContext.of(config, data, arch, config.seed, original.model)
+        rows = Results()
+        details: dict[str, dict[str, Any]] = {}
+        rep.stage("attack", len(cases))
+        for case in cases:
+            case_rows, case_details = attack_case(case, specs, ctx)
+            rows.extend(case_rows)
+            for name, d in case_details.items():
+                details[f"{case.kind}:{case.method}:{name}"] = d
+            rep.advance()
+        for method, e in eff.items():
+            if "error" in e:
+                rows.append(
+                    ResultRow(
+                        data.name,
+                        arch,
+                        method,
+                        "unlearned",
+                        list(forget),
+                        config.seed,
+                        error=e["error"],
+                    )
+                )
+        lap("attack")
+
+        result = AuditResult(
+            config,
+            forget,
+            rows,
+            eff,
+            Path(out) if out is not None else None,
+            details,
+            lap.timings,
+            data.name,
+            arch,
         )
-        from unleak.report.html import write_report
-
-        rep.stage("report", None)
-        write_report(result, run_dir / "report.html", data=data)
-        lap("report")
-        atomic_write_json(run_dir / "env.json", _env(config, timings, started))
+        if run_dir is not None:
+            write_run(result, run_dir, data, lap, started)
     return result
 
 
-def _write_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    import pandas as pd
+def write_run(result: AuditResult, run_dir: Path, data: Dataset, lap: _Laps, started: str) -> None:
+    """Write the run directory's files (the checkpoints are written as the models are made)."""
+    config = result.config
+    atomic_write_text(
+        run_dir / "config.yaml",
+        yaml.safe_dump(
+            {
+                **config.model_dump(mode="json"),
+                "forget": list(result.forget),
+                "model": result.model,
+            },
+            sort_keys=False,
+        ),
+    )
+    result.rows.save(run_dir / "results.jsonl")
+    atomic_write_json(run_dir / "efficacy.json", result.efficacy)
+    summary = result.summary()
+    atomic_write_json(
+        run_dir / "summary.json",
+        {
+            "forget": list(result.forget),
+            "dataset": data.name,
+            "model": result.model,
+            "rows": json.loads(summary.to_json(orient="records")) if not summary.empty else [],
+        },
+    )
+    write_report(result, run_dir / "report.html", data=data)
+    lap("report")
+    atomic_write_json(run_dir / "env.json", environment(config.seed, lap.timings, started))
 
-    text = "".join(json.dumps(r, default=_json_default) + "\n" for r in rows)
-    atomic_write_text(run_dir / "results.jsonl", text)
-    frame = pd.DataFrame(rows)
-    atomic_write_text(run_dir / "results.csv", frame.to_csv(index=False))
 
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
+class _no_dir:
+    def __enter__(self) -> None:
         return None
-    return str(value)
+
+    def __exit__(self, *exc: object) -> None:
+        return None

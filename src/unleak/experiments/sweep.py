@@ -2,12 +2,12 @@
 
 A sweep config (YAML, validated) expands into runs. A run is one model to attack: an unlearned
 model (data set, model, seed, method, forget set) or a null model (nothing forgotten). Every trained
-model is cached by a key of everything that defines it (``ModelStore``): an original is trained
+model is cached by a key of everything that defines it (``ModelCache``): an original is trained
 once per data set, model and seed, and shared by every run that needs it.
 
-Results go to ``results.sqlite`` in the sweep directory, one transaction per run (the run's row in
-``runs`` and all its result rows together), so a sweep killed at any moment loses at most the runs
-in flight and never records one twice; ``resume`` skips finished runs.
+Results go to ``results.sqlite`` in the sweep directory (``sweep_store.ResultStore``), one
+transaction per run, so a sweep killed at any moment loses at most the runs in flight and never
+records one twice; ``resume`` skips finished runs.
 
 Executors: ``local`` (``workers`` processes) and ``ray`` (each run a Ray task, results streamed
 back into the store as they finish), so the same sweep runs on a laptop or a cluster.
@@ -15,26 +15,35 @@ back into the store as they finish), so the same sweep runs on a laptop or a clu
 
 from __future__ import annotations
 
-import datetime as dt
-import json
+import contextlib
 import logging
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import torch
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from unleak import __version__
+from unleak import data as data_mod
+from unleak import recipes
 from unleak._io import atomic_write_text
+from unleak._version import __version__
 from unleak.cache import key_of
-from unleak.errors import ConfigError, UnleakError
-from unleak.experiments.config import ExperimentConfig, load_config_file
-from unleak.experiments.runner import AttackSpec
+from unleak.data.core import Dataset, random_forget_sets
+from unleak.errors import ConfigError
+from unleak.evaluation.results import ResultRow, Results
+from unleak.experiments.cases import null_case, original_of, unlearned_case
+from unleak.experiments.harness import AttackContext, attack_case
+from unleak.experiments.model_cache import ModelCache
+from unleak.experiments.settings import AttackSpec, ExperimentConfig, load_config_file
+from unleak.experiments.sweep_executors import run_pool, run_ray
+from unleak.experiments.sweep_store import ResultStore
+from unleak.report.tables import sweep_report
+from unleak.unlearning import config_for
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,13 @@ class SweepConfig(ExperimentConfig):
     null_models: list[str] = Field(default_factory=lambda: ["original", "rt", "ft", "au"])
     query_curve: list[int] = Field(default_factory=list, description="extra bb-genetic budgets")
     num_forgotten_known: bool = True
+    threads: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="torch threads per run: on the CPU, results depend on how float sums are "
+        "split across threads, so every executor and worker count uses the same number",
+    )
     train: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="overrides per data set"
     )
@@ -108,10 +124,6 @@ class RunSpec:
 
 def expand(config: SweepConfig) -> list[RunSpec]:
     """Every run of the grid, in a stable order."""
-    from unleak import data as data_mod
-    from unleak import recipes
-    from unleak.data.core import random_forget_sets
-    from unleak.unlearning import config_for
 
     specs_key = [s.model_dump() for s in config.all_specs()]
     common = {
@@ -162,132 +174,42 @@ def _keyed(run: RunSpec, base: dict[str, Any]) -> RunSpec:
     return RunSpec(run.dataset, run.model, run.seed, run.kind, run.method, run.forget, key)
 
 
-# ----------------------------------------------------------------------------- the store
-
-
-class ResultStore:
-    """SQLite results, one transaction per run: a run is recorded with all its rows, or not."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        with self.conn:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, spec TEXT NOT NULL, "
-                "seconds REAL, error TEXT, finished TEXT)"
-            )
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS rows (run_key TEXT NOT NULL, idx INTEGER NOT NULL, "
-                "row TEXT NOT NULL, PRIMARY KEY (run_key, idx))"
-            )
-
-    def done(self) -> set[str]:
-        return {k for (k,) in self.conn.execute("SELECT key FROM runs")}
-
-    def save(
-        self, run: RunSpec, rows: list[dict[str, Any]], seconds: float, error: str | None
-    ) -> bool:
-        """Record a finished run and its rows atomically; False if it was already recorded."""
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO runs (key, spec, seconds, error, finished) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (
-                    run.key,
-                    json.dumps(asdict(run)),
-                    seconds,
-                    error,
-                    dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                ),
-            )
-            if cur.rowcount == 0:
-                return False
-            self.conn.executemany(
-                "INSERT INTO rows (run_key, idx, row) VALUES (?, ?, ?)",
-                [(run.key, i, json.dumps(_clean(r))) for i, r in enumerate(rows)],
-            )
-        return True
-
-    def rows(self) -> list[dict[str, Any]]:
-        return [
-            json.loads(r)
-            for (r,) in self.conn.execute("SELECT row FROM rows ORDER BY run_key, idx")
-        ]
-
-    def runs(self) -> list[dict[str, Any]]:
-        out = []
-        for key, spec, seconds, error, finished in self.conn.execute("SELECT * FROM runs"):
-            out.append(
-                {
-                    "key": key,
-                    **json.loads(spec),
-                    "seconds": seconds,
-                    "error": error,
-                    "finished": finished,
-                }
-            )
-        return out
-
-    def close(self) -> None:
-        self.conn.close()
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 # ----------------------------------------------------------------------------- one run
 
 
 def execute_run(
     config_json: str, run: RunSpec, cache_root: str | None
-) -> tuple[str, list[dict[str, Any]], float, str | None]:
+) -> tuple[str, list[ResultRow], float, str | None]:
     """Train what is missing (from the cache if present), unlearn or build the null, attack.
 
     Top-level and pure-data in and out, so that process pools and Ray can ship it.
     """
-    from unleak.evaluation import efficacy
-    from unleak.experiments.runner import AttackContext, ModelCase, attack_rows
-    from unleak.experiments.store import ModelStore
-
     config = SweepConfig.model_validate_json(config_json)
+    with torch_threads(config.threads):
+        return _execute_run(config, run, cache_root)
+
+
+def _execute_run(
+    config: SweepConfig, run: RunSpec, cache_root: str | None
+) -> tuple[str, list[ResultRow], float, str | None]:
     start = time.perf_counter()
     try:
         data = _data(run.dataset, config.data_root)
-        store = ModelStore(cache_root)
-        train = {**config.train.get(run.dataset, {}), "device": config.device}
-        original = store.original(data, run.model, run.seed, overrides=train)
+        cache = ModelCache(cache_root)
+        original = _original(config, cache, data, run.model, run.seed)
         if run.kind == "null":
-            case = ModelCase(
-                store.null(original, data, run.method, run.seed + 2), run.method, (), "null", {}
-            )
+            case = null_case(cache, original, data, run.method, run.seed + 2)
         else:
-            net, desc = store.unlearned(
+            case = unlearned_case(
+                cache,
                 original,
                 data,
                 run.method,
                 run.forget,
                 run.seed + 1,
                 overrides=config.unlearn.get(run.method),
+                rt_overrides=config.unlearn.get("rt"),
             )
-            ref_net, _ = store.unlearned(
-                original, data, "rt", run.forget, run.seed + 1, overrides=config.unlearn.get("rt")
-            )
-            eff = efficacy(
-                net, data.test, run.forget, reference=efficacy(ref_net, data.test, run.forget)
-            ).to_dict()
-            eff["seconds"] = desc.get("seconds")
-            eff["original"] = efficacy(original.model, data.test, run.forget).to_dict()
-            case = ModelCase(net, run.method, run.forget, "unlearned", eff)
         ctx = AttackContext.of(
             config,
             data,
@@ -296,49 +218,52 @@ def execute_run(
             original.model,
             shadow_options={"cache_root": cache_root},
         )
-        rows, _ = attack_rows(case, config.all_specs(), ctx)
+        rows, _ = attack_case(case, config.all_specs(), ctx)
         for r in rows:
-            r["run_key"] = run.key
-            if r.get("attack") == "bb-genetic":
-                r["query_budget"] = r.get("queries")
-        return run.key, rows, time.perf_counter() - start, None
+            r.run_key = run.key
+            if r.attack == "bb-genetic":
+                r.query_budget = r.queries
+        return run.key, list(rows), time.perf_counter() - start, None
     except Exception as exc:  # recorded as a failed run; the sweep goes on
         log.warning("run %s failed: %s", run.describe(), exc)
         return run.key, [], time.perf_counter() - start, f"{type(exc).__name__}: {exc}"
 
 
-_DATA: dict[tuple[str, str | None], Any] = {}
+_DATA: dict[tuple[str, str | None], Dataset] = {}
 
 
-def _data(name: str, root: str | None) -> Any:
-    from unleak import data as data_mod
-
+def _data(name: str, root: str | None) -> Dataset:
     key = (name, root)
     if key not in _DATA:
         _DATA[key] = data_mod.load(name, root)
     return _DATA[key]
 
 
+def _original(config: SweepConfig, cache: ModelCache, data: Dataset, model: str, seed: int) -> Any:
+    overrides = {**config.train.get(data.name, {}), "device": config.device}
+    methods = [*config.methods, *config.null_models]
+    methods = [m for m in methods if m != "original"]
+    return original_of(cache, data, model, seed, methods=methods, overrides=overrides)
+
+
 def _train_original(
     config_json: str, dataset: str, model: str, seed: int, cache_root: str | None
 ) -> str:
-    from unleak.experiments.store import ModelStore
-
     config = SweepConfig.model_validate_json(config_json)
-    data = _data(dataset, config.data_root)
-    ModelStore(cache_root).original(
-        data, model, seed, overrides={**config.train.get(dataset, {}), "device": config.device}
-    )
+    with torch_threads(config.threads):
+        _original(config, ModelCache(cache_root), _data(dataset, config.data_root), model, seed)
     return f"{dataset}/{model}/{seed}"
 
 
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-# ----------------------------------------------------------------------------- executors
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads, then restore the previous number."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -396,7 +321,7 @@ def run_sweep(
     start = time.perf_counter()
     finished = failed = 0
 
-    def record(result: tuple[str, list[dict[str, Any]], float, str | None], run: RunSpec) -> None:
+    def record(result: tuple[str, list[ResultRow], float, str | None], run: RunSpec) -> None:
         nonlocal finished, failed
         _key, rows, seconds, error = result
         if store.save(run, rows, seconds, error):
@@ -408,14 +333,18 @@ def run_sweep(
     originals = sorted({(r.dataset, r.model, r.seed) for r in todo})
     try:
         if executor == "ray":
-            _run_ray(config_json, todo, originals, cache, address, record)
+            run_ray(
+                _train_original, execute_run, config_json, todo, originals, cache, address, record
+            )
         elif workers <= 1:
             for d, m, s in originals:
                 _train_original(config_json, d, m, s, cache)
             for run in todo:
                 record(execute_run(config_json, run, cache), run)
         else:
-            _run_pool(config_json, todo, originals, cache, workers, record)
+            run_pool(
+                _train_original, execute_run, config_json, todo, originals, cache, workers, record
+            )
     finally:
         store.close()
     return SweepOutcome(
@@ -423,72 +352,20 @@ def run_sweep(
     )
 
 
-def _run_pool(
-    config_json: str,
-    todo: list[RunSpec],
-    originals: list[tuple[str, str, int]],
-    cache: str,
-    workers: int,
-    record: Callable[..., None],
-) -> None:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
-    try:
-        with ProcessPoolExecutor(
-            workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)
-        ) as pool:
-            for f in as_completed(
-                [pool.submit(_train_original, config_json, d, m, s, cache) for d, m, s in originals]
-            ):
-                f.result()
-            futures = {pool.submit(execute_run, config_json, run, cache): run for run in todo}
-            for f in as_completed(futures):
-                record(f.result(), futures[f])
-    except BrokenProcessPool:
-        raise UnleakError(
-            "a worker process died (killed, or out of memory); every finished run is saved",
-            "rerun with --resume (and fewer --workers if memory is short)",
-        ) from None
-
-
-def _run_ray(
-    config_json: str,
-    todo: list[RunSpec],
-    originals: list[tuple[str, str, int]],
-    cache: str,
-    address: str | None,
-    record: Callable[..., None],
-) -> None:
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("the ray executor needs Ray", "pip install 'unleak[ray]'") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=address, ignore_reinit_error=True, log_to_driver=False, include_dashboard=False
-        )
-    try:
-        train = ray.remote(num_cpus=1)(_train_original)
-        run_one = ray.remote(num_cpus=1)(execute_run)
-        ray.get([train.remote(config_json, d, m, s, cache) for d, m, s in originals])
-        pending = {run_one.remote(config_json, run, cache): run for run in todo}
-        while pending:  # stream results into the store as they arrive
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                record(ray.get(ref), pending.pop(ref))
-    finally:
-        if started_here:
-            ray.shutdown()
-
-
-def iter_rows(out: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+def load_results(out: str | os.PathLike[str]) -> Results:
+    """Every result row of the sweep in ``out``."""
     store = ResultStore(Path(out) / "results.sqlite")
     try:
-        yield from store.rows()
+        return store.rows()
     finally:
         store.close()
+
+
+def report(out: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``out/report/`` (Markdown, CSV, figures) from the results of the sweep in ``out``."""
+    out = Path(out)
+    if not (out / "results.sqlite").is_file():
+        raise ConfigError(
+            f"{out} holds no results.sqlite", "point at a directory written by unleak sweep"
+        )
+    return sweep_report(load_results(out), out / "report", out.name)

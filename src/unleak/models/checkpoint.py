@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from unleak._io import atomic_write_json, staged_dir
+from unleak._version import __version__
 from unleak.errors import ModelError
+from unleak.models.zoo import build
 
 WEIGHTS = "model.safetensors"
 METADATA = "model.json"
@@ -43,12 +45,6 @@ class CheckpointMeta(BaseModel):
     unleak_version: str = ""
     created: str = ""
     files: dict[str, str] = Field(default_factory=dict)  # extra safetensors files, by role
-
-
-def _version() -> str:
-    from unleak import __version__
-
-    return __version__
 
 
 def save(
@@ -80,7 +76,7 @@ def save(
         dataset=dataset,
         seed=seed,
         train_config=train_config,
-        unleak_version=_version(),
+        unleak_version=__version__,
         created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         files={role: f"{role}.safetensors" for role in (tensors or {})},
         **(extra or {}),
@@ -178,8 +174,6 @@ def load_state(model: nn.Module, weights: str | os.PathLike[str]) -> nn.Module:
 
 def load(path: str | os.PathLike[str]) -> nn.Module:
     """Rebuild a zoo model from a checkpoint folder (or its ``model.safetensors``)."""
-    from unleak.models import build
-
     folder = _dir_of(path)
     meta = read_metadata(folder)
     model = build(

@@ -6,6 +6,7 @@ box), and ends in a final ``nn.Linear`` named ``fc``: the head the parameter att
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from unleak.data.core import Dataset
 from unleak.errors import ModelError, unknown_name
 
 Shape = tuple[int, int, int]
@@ -233,3 +235,91 @@ def resnet18(
     return ZooModel(
         _stats(input_shape, mean, std), nn.Sequential(*layers), nn.Linear(cin, num_classes)
     )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def build(
+    name: str,
+    data: Dataset | None = None,
+    *,
+    input_shape: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+    seed: int | None = 0,
+    **arch_args: Any,
+) -> nn.Module:
+    """Build a zoo model for ``data`` (or an explicit ``input_shape`` and ``num_classes``).
+
+    The model normalises with the data set's channel statistics; ``seed`` fixes its initial
+    weights. The architecture and its arguments are kept on the model for checkpoints.
+    """
+    spec = arch_spec(name)
+    defaults = arch_defaults(name)
+    unknown = sorted(set(arch_args) - set(defaults) - {"mean", "std"})
+    if unknown:
+        raise ModelError(
+            f"model {name!r} has no argument(s) {unknown}",
+            f"use only {sorted(defaults) or 'no arguments'}",
+        )
+    if data is not None:
+        input_shape = input_shape or data.input_shape
+        num_classes = num_classes or data.num_classes
+        arch_args.setdefault("mean", list(data.mean))
+        arch_args.setdefault("std", list(data.std))
+    if input_shape is None or num_classes is None:
+        raise ModelError(
+            f"no input shape or class count for model {name!r}",
+            "pass a data set, or input_shape and num_classes",
+        )
+    input_shape = tuple(int(s) for s in input_shape)  # type: ignore[assignment]
+    if len(input_shape) != 3 or min(input_shape) < 1 or int(num_classes) < 2:
+        raise ModelError(
+            f"input shape {input_shape} with {num_classes} classes",
+            "give (C, H, W) and at least 2 classes",
+        )
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = spec.builder(input_shape, int(num_classes), **arch_args)
+    model.unleak_arch = {  # read by save(); plain data, JSON-serialisable
+        "arch": name,
+        "arch_args": {k: (list(v) if isinstance(v, tuple) else v) for k, v in arch_args.items()},
+        "input_shape": list(input_shape),
+        "num_classes": int(num_classes),
+    }
+    return model
+
+
+def clone(model: nn.Module) -> nn.Module:
+    """An independent copy of ``model`` (weights, buffers and architecture record)."""
+    return copy.deepcopy(model)
+
+
+def fresh_copy(model: nn.Module, seed: int) -> nn.Module:
+    """A newly initialised network of ``model``'s architecture (for retraining from scratch).
+
+    Zoo models are rebuilt from their architecture record; any other model is deep-copied and
+    every submodule with ``reset_parameters`` is re-initialised under ``seed``.
+    """
+    arch = getattr(model, "unleak_arch", None)
+    if arch is not None:
+        return build(
+            arch["arch"],
+            input_shape=tuple(arch["input_shape"]),
+            num_classes=arch["num_classes"],
+            seed=seed,
+            **arch["arch_args"],
+        )
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        resettable = [m for m in fresh.modules() if callable(getattr(m, "reset_parameters", None))]
+        if not resettable:
+            raise ModelError(
+                f"{type(model).__name__} has no layer with reset_parameters to re-initialise",
+                "build its layers from torch.nn modules, or use a method other than rt",
+            )
+        for m in resettable:
+            m.reset_parameters()
+    return fresh

@@ -12,6 +12,7 @@ import numpy as np
 
 from unleak import attacks as atk
 from unleak._io import atomic_write_text
+from unleak.evaluation.results import ResultRow
 from unleak.report import plots
 
 CSS = """
@@ -24,16 +25,6 @@ th{background:#f3f3f3} td.l,th.l{text-align:left}
 .note{color:#555;font-size:.85rem} img{max-width:100%}
 .scores svg{margin:0 .5rem .5rem 0;border:1px solid #eee} h3{font-size:.95rem;margin:.8rem 0 .2rem}
 """
-
-THREAT = {
-    "param-diff": "weights of the unlearned model; unrelated inputs only (no sample of the task)",
-    "param-dot": "weights; labelled samples of half the retained classes (never a forgotten one)",
-    "wb-inversion": "input gradients and outputs; no data at all",
-    "bb-genetic": "probability vectors only, every query counted against the budget; no data",
-    "before-after": "queries to the original and the unlearned model; generated probe inputs",
-    "oracle": "queries plus labelled test data of every class: forbidden data, an upper bound",
-    "chance": "nothing: a uniform guess of the number of forgotten classes",
-}
 
 INTRO = (
     "An attack succeeds when its predicted set is exactly the forgotten set; on null models "
@@ -112,14 +103,14 @@ def svg_bars(
     )
 
 
-def _cell(r: dict[str, Any]) -> tuple[str, str]:
+def _cell(r: ResultRow) -> tuple[str, str]:
     """Text and CSS class of one model x attack cell."""
-    if r.get("error"):
+    if r.error:
         return "error", "err"
-    pred = "{" + ",".join(map(str, r["predicted"])) + "}"
-    if r["kind"] == "null":
-        return (f"{pred} false +", "hit") if r["predicted"] else (f"{pred} ok", "miss")
-    return (f"{pred} hit", "hit") if r["hit"] else (f"{pred} miss", "miss")
+    pred = "{" + ",".join(map(str, r.predicted)) + "}"
+    if r.kind == "null":
+        return (f"{pred} false +", "hit") if r.predicted else (f"{pred} ok", "miss")
+    return (f"{pred} hit", "hit") if r.hit else (f"{pred} miss", "miss")
 
 
 def _name(kind: str, method: str) -> str:
@@ -129,9 +120,9 @@ def _name(kind: str, method: str) -> str:
 def render(result: Any, data: Any = None) -> str:
     """The report of an :class:`~unleak.experiments.audit.AuditResult` as one HTML string."""
     cfg = result.config
-    rows = [r for r in result.rows if r.get("attack")]
+    rows = [r for r in result.rows if r.attack]
     names = data.class_names if data is not None else [str(i) for i in range(100)]
-    arch = str(rows[0]["model"]) if rows else ""
+    arch = result.model
     forgot = ", ".join(f"{c} ({html.escape(names[c])})" for c in result.forget)
     parts = [
         f"<h1>unleak audit: {html.escape(cfg.dataset)}</h1>",
@@ -168,9 +159,9 @@ def render(result: Any, data: Any = None) -> str:
     ]
     parts.append(_table(heads, eff_rows))
 
-    labels = list(dict.fromkeys(r["label"] for r in rows))
-    models_ = list(dict.fromkeys((r["kind"], r["method"]) for r in rows))
-    index = {(r["kind"], r["method"], r["label"]): r for r in rows}
+    labels = list(dict.fromkeys(r.label for r in rows))
+    models_ = list(dict.fromkeys((r.kind, r.method) for r in rows))
+    index = {(r.kind, r.method, r.label): r for r in rows}
     grid, classes = [], []
     for kind, method in models_:
         line, cls = [html.escape(_name(kind, method))], [""]
@@ -216,10 +207,10 @@ def render(result: Any, data: Any = None) -> str:
         parts.append(_table(cols, srows))
 
     parts.append("<h2 id='threat'>Threat model of each attack</h2><ul>")
-    for name in dict.fromkeys(r["attack"] for r in rows):
+    for name in dict.fromkeys(r.attack for r in rows if r.attack):
         cls_ = atk.attack_class(name)
         access = cls_.requires.name.lower()
-        what = html.escape(THREAT.get(name, cls_.description))
+        what = html.escape(cls_.threat or cls_.description)
         parts.append(f"<li><b>{html.escape(name)}</b> ({access} access): {what}</li>")
     parts.append("</ul>")
 
@@ -229,9 +220,9 @@ def render(result: Any, data: Any = None) -> str:
     )
     for label in labels:
         panels = [
-            (_name(kind, method), r["scores"], r["forget"], r["predicted"])
+            (_name(kind, method), r.scores, r.forget, r.predicted)
             for kind, method in models_
-            if (r := index.get((kind, method, label))) and not r.get("error") and r["scores"]
+            if (r := index.get((kind, method, label))) and not r.error and r.scores
         ]
         if panels:
             svgs = "".join(svg_bars(*p) for p in panels)

@@ -1,4 +1,7 @@
-"""Markdown and CSV tables and figures from sweep results (``unleak report SWEEP_DIR``)."""
+"""Markdown and CSV tables and figures from result rows (``unleak report SWEEP_DIR``).
+
+This layer renders results only; reading them from a sweep's store is the sweep's job
+(``unleak.experiments.sweep.report``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import pandas as pd
 
 from unleak._io import atomic_write_bytes, atomic_write_text
 from unleak.evaluation.metrics import summarize, wilson
+from unleak.evaluation.results import Results
 from unleak.report import plots
 
 
@@ -54,8 +58,9 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def sweep_tables(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
+def sweep_tables(results: Results) -> dict[str, pd.DataFrame]:
     """Per-cell summary, and ASR averaged over methods per (data set, attack, |F|)."""
+    rows = results.dicts()
     summary = summarize(rows)
     if summary.empty:
         return {"summary": summary}
@@ -70,19 +75,16 @@ def sweep_tables(rows: list[dict[str, Any]]) -> dict[str, pd.DataFrame]:
     return {"summary": summary, "by_size": by_size}
 
 
-def sweep_report(out: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``report/results.md``, ``report/summary.csv`` and figures into a sweep directory."""
-    from unleak.experiments.sweep import iter_rows
-
-    out = Path(out)
-    rows = list(iter_rows(out))
-    rep = out / "report"
-    tables = sweep_tables(rows)
+def sweep_report(results: Results, out: str | os.PathLike[str], title: str) -> dict[str, Path]:
+    """Write ``out/results.md``, ``out/summary.csv`` and figures for ``results``."""
+    rep = Path(out)
+    rows = results.dicts()
+    tables = sweep_tables(results)
     summary = tables["summary"]
     written: dict[str, Path] = {}
     written["csv"] = atomic_write_text(rep / "summary.csv", summary.to_csv(index=False))
     parts = [
-        f"# Sweep results: {out.name}\n",
+        f"# Sweep results: {title}\n",
         f"{len(rows)} result rows. ASR with its 95% Wilson "
         "interval and n, beside chance, the false-positive rate on null models of the same data "
         "set and attack, and the efficacy of the attacked models (test accuracy).\n",

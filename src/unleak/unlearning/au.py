@@ -144,7 +144,10 @@ def subtract_updates(
 
 
 @register_method(
-    "au", AUConfig, "amnesiac: subtract recorded updates of the forget classes, then repair"
+    "au",
+    AUConfig,
+    "amnesiac: subtract recorded updates of the forget classes, then repair",
+    needs_updates=True,
 )
 def amnesiac(
     model: nn.Module, retain: Split, forget: Split, config: AUConfig, ctx: UnlearnContext

@@ -45,24 +45,31 @@ Method = Callable[[nn.Module, Split, Split, Any, UnlearnContext], TrainRun]
 
 @dataclass(frozen=True)
 class MethodSpec:
+    """A registered method: its function, its config class, and what it needs beyond the data.
+
+    ``needs_updates``: the parameter updates recorded while the original trained (amnesiac);
+    the harness loads or records them only for such methods.
+    """
+
     name: str
     fn: Method
     config_cls: type[UnlearnConfig]
     description: str
+    needs_updates: bool = False
 
 
 _METHODS: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, config_cls: type[UnlearnConfig], description: str
+    name: str, config_cls: type[UnlearnConfig], description: str, *, needs_updates: bool = False
 ) -> Callable[[Method], Method]:
     """Register an unlearning method under ``name``."""
 
     def deco(fn: Method) -> Method:
         if name in _METHODS:
             raise ValueError(f"unlearning method {name!r} is registered twice")
-        _METHODS[name] = MethodSpec(name, fn, config_cls, description)
+        _METHODS[name] = MethodSpec(name, fn, config_cls, description, needs_updates)
         return fn
 
     return deco

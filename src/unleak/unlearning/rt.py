@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from unleak import models
 from unleak.data.core import Split
-from unleak.errors import ConfigError
 from unleak.training import TrainRun, fit
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
 
@@ -21,21 +21,7 @@ class RTConfig(UnlearnConfig):
 def retrain(
     model: nn.Module, retain: Split, forget: Split, config: RTConfig, ctx: UnlearnContext
 ) -> TrainRun:
-    from unleak import models
-
-    arch = getattr(model, "unleak_arch", None)
-    if arch is None:
-        raise ConfigError(
-            f"rt needs to rebuild {type(model).__name__} from scratch but it is not a zoo model",
-            "use a model built by unleak.models.build, or another method",
-        )
-    fresh = models.build(
-        arch["arch"],
-        input_shape=tuple(arch["input_shape"]),
-        num_classes=arch["num_classes"],
-        seed=config.seed,
-        **arch["arch_args"],
-    )
+    fresh = models.fresh_copy(model, config.seed)
     cfg = config
     if ctx.original_config is not None:
         # the original recipe, a new seed

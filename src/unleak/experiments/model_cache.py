@@ -1,8 +1,12 @@
-"""Trained models cached on disk by a key of everything that defines them.
+"""``ModelCache``: trained models kept on disk by a key of everything that defines them.
 
 An original model is trained once per (data set, model, seed, recipe) and reused by every
 unlearning run, shadow experiment and sweep that needs it; unlearned and null models likewise.
-Entries are checkpoint folders (safetensors + JSON), written atomically.
+Entries are checkpoint folders (safetensors + JSON), written atomically. Within one process every
+model is also memoised, so an audit that never writes to disk still trains each model once.
+
+(Not to be confused with the sweep's result store, ``sweep_store.ResultStore``, or the attacks'
+cache of auxiliary heads.)
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from typing import Any
 from torch import nn
 
 from unleak import models, recipes
-from unleak.cache import cache_root, key_of
+from unleak.cache import cache_root, fingerprint, key_of
 from unleak.data.core import Dataset
-from unleak.experiments.pipeline import train_config_for
+from unleak.errors import ConfigError
 from unleak.models.checkpoint import load_extra
 from unleak.training import Callback, TrainConfig, fit
 from unleak.unlearning import config_for, run_unlearning
@@ -27,23 +31,49 @@ from unleak.unlearning.au import UpdateLog, UpdateRecorder
 
 log = logging.getLogger(__name__)
 
-NULL_KINDS = ("original", "rt", "ft", "rl", "au", "ng")
-
 
 @dataclass
 class Original:
+    """The owner's model before unlearning, with what unlearning methods may need of it."""
+
     model: nn.Module
     config: TrainConfig
     updates: UpdateLog | None
     key: str
-    trained: bool  # False when it came from the cache
+    trained: bool  # False when it came from the cache or a checkpoint
 
 
-class ModelStore:
+def train_config_for(
+    dataset: Dataset, model: str, seed: int, overrides: dict[str, Any] | None = None
+) -> TrainConfig:
+    """The recipe's training configuration for ``dataset``/``model``, with ``overrides`` on top."""
+    values = recipes.train_recipe(dataset.name, model, dataset.input_shape)
+    values.update(overrides or {})
+    values["seed"] = seed
+    try:
+        return TrainConfig(**values)
+    except Exception as exc:  # pydantic's ValidationError: report the first problem in one line
+        errors = getattr(exc, "errors", None)
+        first = errors()[0] if callable(errors) else None
+        where = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else exc
+        raise ConfigError(f"training configuration is invalid: {where}", "fix that value") from exc
+
+
+def data_id(data: Dataset) -> dict[str, Any]:
+    """What identifies a data set in cache keys."""
+    return {
+        "name": data.name,
+        "train": len(data.train),
+        "test": len(data.test),
+        "source": data.source,
+    }
+
+
+class ModelCache:
     """Cached originals, unlearned models and null models under ``root/models``.
 
-    ``root=None`` uses the per-user cache (``$UNLEAK_CACHE``); ``enabled=False`` keeps nothing.
-    ``trained`` counts the models actually trained (tests check the cache is reused).
+    ``root=None`` uses the per-user cache (``$UNLEAK_CACHE``); ``enabled=False`` keeps nothing on
+    disk. ``trained`` counts the models actually trained (tests check the cache is reused).
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, enabled: bool = True) -> None:
@@ -68,7 +98,7 @@ class ModelStore:
     def _save(
         self, spec: dict[str, Any], model: nn.Module, extra: dict[str, Any] | None = None, **kw: Any
     ) -> None:
-        if self.enabled:
+        if self.enabled and getattr(model, "unleak_arch", None) is not None:
             models.save(model, self._path(spec), extra={"cache_spec": spec, **(extra or {})}, **kw)
 
     # ---------------------------------------------------------------- originals
@@ -83,11 +113,12 @@ class ModelStore:
         record_updates: bool = True,
         callbacks: Sequence[Callback] = (),
     ) -> Original:
+        """The original of ``arch`` on ``data`` with the recipe and ``seed``: trained or cached."""
         cfg = train_config_for(data, arch, seed, overrides)
         arch_args = recipes.arch_args(data.name, arch, data.input_shape, arch_args)
         spec = {
             "kind": "original",
-            "data": _data_id(data),
+            "data": data_id(data),
             "arch": arch,
             "arch_args": arch_args or {},
             "config": cfg.model_dump(),
@@ -120,6 +151,11 @@ class ModelStore:
         self._memo[key] = result
         return result
 
+    @staticmethod
+    def given(model: nn.Module, config: TrainConfig, updates: UpdateLog | None = None) -> Original:
+        """An original the user supplies (a checkpoint, their own model), keyed by its weights."""
+        return Original(model.cpu().eval(), config, updates, fingerprint(model), False)
+
     # ---------------------------------------------------------------- unlearned
     def unlearned(
         self,
@@ -133,7 +169,7 @@ class ModelStore:
         callbacks: Sequence[Callback] = (),
     ) -> tuple[nn.Module, dict[str, Any]]:
         """An unlearned model and its run description (method, forget set, config, seconds)."""
-        arch = original.model.unleak_arch["arch"]
+        arch = getattr(original.model, "unleak_arch", {}).get("arch")
         cfg = config_for(method, data.name, arch, overrides, data.input_shape)
         spec = {
             "kind": "unlearned",
@@ -143,27 +179,33 @@ class ModelStore:
             "seed": seed,
             "config": cfg.model_dump(),
         }
+        key = key_of(spec)
+        if key in self._memo:
+            return self._memo[key]
         model = self._load(spec)
         if model is not None:
             meta = models.read_metadata(self._path(spec))
-            return model, dict(getattr(meta, "unlearning", {}) or {})
-        retain, fs = data.train.split_classes(forget)
-        run = run_unlearning(
-            method,
-            original.model,
-            retain,
-            fs,
-            cfg,
-            dataset=data.name,
-            seed=seed,
-            original_config=original.config,
-            updates=original.updates,
-            callbacks=callbacks,
-        )
-        self.trained += 1
-        desc = run.describe()
-        self._save(spec, run.model, dataset=data.name, seed=seed, extra={"unlearning": desc})
-        return run.model, desc
+            out = (model, dict(getattr(meta, "unlearning", {}) or {}))
+        else:
+            retain, forget_split = data.train.split_classes(forget)
+            run = run_unlearning(
+                method,
+                original.model,
+                retain,
+                forget_split,
+                cfg,
+                dataset=data.name,
+                seed=seed,
+                original_config=original.config,
+                updates=original.updates,
+                callbacks=callbacks,
+            )
+            self.trained += 1
+            desc = run.describe()
+            self._save(spec, run.model, dataset=data.name, seed=seed, extra={"unlearning": desc})
+            out = (run.model, desc)
+        self._memo[key] = out
+        return out
 
     # ---------------------------------------------------------------- nulls
     def null(self, original: Original, data: Dataset, kind: str, seed: int) -> nn.Module:
@@ -171,7 +213,7 @@ class ModelStore:
         the same kind of update as ``kind`` with every class kept (``rt``: a new seed)."""
         if kind == "original":
             return original.model
-        arch = original.model.unleak_arch["arch"]
+        arch = getattr(original.model, "unleak_arch", {}).get("arch")
         if kind == "rt":
             cfg: TrainConfig = original.config.model_copy(update={"seed": seed + 7919})
         else:
@@ -181,30 +223,18 @@ class ModelStore:
             )
             cfg = cfg.model_copy(update={"seed": seed})
         spec = {"kind": "null", "original": original.key, "null": kind, "config": cfg.model_dump()}
+        key = key_of(spec)
+        if key in self._memo:
+            return self._memo[key]
         model = self._load(spec)
-        if model is not None:
-            return model
-        if kind == "rt":
-            a = original.model.unleak_arch
-            model = models.build(
-                a["arch"],
-                input_shape=tuple(a["input_shape"]),
-                num_classes=a["num_classes"],
-                seed=cfg.seed,
-                **a["arch_args"],
+        if model is None:
+            model = (
+                models.fresh_copy(original.model, cfg.seed)
+                if kind == "rt"
+                else models.clone(original.model)
             )
-        else:
-            model = models.clone(original.model)
-        fit(model, data.train, cfg)
-        self.trained += 1
-        self._save(spec, model.cpu().eval(), dataset=data.name, seed=seed)
+            fit(model, data.train, cfg)
+            self.trained += 1
+            self._save(spec, model.cpu().eval(), dataset=data.name, seed=seed)
+        self._memo[key] = model
         return model
-
-
-def _data_id(data: Dataset) -> dict[str, Any]:
-    return {
-        "name": data.name,
-        "train": len(data.train),
-        "test": len(data.test),
-        "source": data.source,
-    }

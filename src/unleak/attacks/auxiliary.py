@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from unleak import models
 from unleak.cache import TensorCache, fingerprint
 from unleak.data.core import Split
-from unleak.errors import ConfigError
 from unleak.models.heads import head, penultimate
 from unleak.training import TrainConfig, fit
 
@@ -119,21 +119,7 @@ def network_head(
             seed=seed,
         )
     else:
-        arch = getattr(model, "unleak_arch", None)
-        if arch is None:
-            raise ConfigError(
-                "the independent recipe rebuilds the target's architecture: not a zoo model",
-                "use the head-refit or finetune recipe",
-            )
-        from unleak import models
-
-        net = models.build(
-            arch["arch"],
-            input_shape=tuple(arch["input_shape"]),
-            num_classes=arch["num_classes"],
-            seed=seed,
-            **arch["arch_args"],
-        )
+        net = models.fresh_copy(model, seed)
         cfg = TrainConfig(epochs=epochs, lr=lr, batch_size=64, seed=seed)
     fit(net, data, cfg)
     return _copy_head(net)

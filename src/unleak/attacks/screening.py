@@ -1,0 +1,64 @@
+"""Screening of per-class prototypes, shared by ``wb-inversion`` and ``bb-genetic``.
+
+Both attacks end with one best prototype per class and its probability profile. A class whose best
+prototype the model still will not assign to it is a forgotten-class candidate. Two criteria read
+that profile (the main score of the evidence):
+
+- ``threshold``: the log-odds deficit of the class's own probability, in nats
+  (``max(0, -log(p_c / (1 - p_c)))``), a fixed scale with the cut ``DEFICIT_CUT``;
+- ``entropy``: the entropy of the profile, in nats: a prototype the model cannot classify
+  confidently is spread over many classes (cut ``ENTROPY_CUT``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from unleak.attacks.evidence import ClassFeatures
+
+DEFICIT_CUT = 1.0  # nats of log-odds: the best prototype stays below p = 0.27
+ENTROPY_CUT = 0.5  # nats
+
+CRITERIA: dict[str, tuple[str, float | None]] = {
+    "threshold": ("deficit", DEFICIT_CUT),
+    "entropy": ("entropy", ENTROPY_CUT),
+}
+
+
+def log_odds(probs: torch.Tensor) -> torch.Tensor:
+    p = probs.double().clamp(1e-15, 1 - 1e-15)
+    return (p.log() - torch.log1p(-p)).float()
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    p = probs.clamp_min(1e-12)
+    return -(p * p.log()).sum(-1)
+
+
+def screening_features(
+    probs: torch.Tensor,
+    criterion: str,
+    extra: dict[str, np.ndarray],
+    queries: int,
+    details: dict[str, Any],
+) -> ClassFeatures:
+    """Features of per-class prototypes' final probability profiles (``probs[c]``: K vector)."""
+    k = probs.shape[0]
+    own = probs[torch.arange(k), torch.arange(k)]
+    deficit = (-log_odds(own)).clamp_min(0).numpy()
+    ent = entropy(probs).numpy()
+    cols = {"deficit": deficit, "entropy": ent, **extra}
+    names = list(cols)
+    main, cut = CRITERIA[criterion]
+    return ClassFeatures(
+        values=np.stack([cols[n] for n in names], 1),
+        names=names,
+        candidates=np.ones(k, bool),
+        main=names.index(main),
+        queries=queries,
+        details=details,
+        absolute=cut,
+    )

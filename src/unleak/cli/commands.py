@@ -1,0 +1,307 @@
+"""The commands of the main job: train, unlearn, audit, sweep, report, attack. Each parses its
+options, calls one library function and renders what it returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from unleak._io import atomic_write_json
+from unleak.cli import render
+from unleak.cli.app import DataRoot, app, parse_kv
+from unleak.cli.render import err, out
+from unleak.data.core import parse_class_list
+from unleak.errors import ConfigError
+from unleak.experiments.audit import audit, load_config
+from unleak.experiments.jobs import attack_model, train_original, unlearn_checkpoint
+from unleak.experiments.sweep import expand, load_sweep_config, run_sweep
+from unleak.experiments.sweep import report as sweep_report
+
+# --------------------------------------------------------------------------- train
+
+
+@app.command()
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", help="checkpoint folder to write")],
+    dataset: Annotated[str, typer.Option(help="data set name or npz:PATH[,TEST]")] = "digits",
+    model: Annotated[
+        str | None, typer.Option("--model", help="architecture (default per data set)")
+    ] = None,
+    epochs: Annotated[float | None, typer.Option(help="epochs (default per data set)")] = None,
+    seed: Annotated[int, typer.Option(help="seed for weights, batches and augmentation")] = 0,
+    batch_size: Annotated[int | None, typer.Option(help="batch size")] = None,
+    lr: Annotated[float | None, typer.Option(help="learning rate")] = None,
+    augment: Annotated[str | None, typer.Option(help="none, shift or crop-flip")] = None,
+    arch_arg: Annotated[
+        list[str] | None, typer.Option("--arch-arg", help="architecture argument KEY=VALUE")
+    ] = None,
+    record_updates: Annotated[
+        bool,
+        typer.Option(
+            "--record-updates", help="record parameter updates per batch (for `--method au`)"
+        ),
+    ] = False,
+    record_epochs: Annotated[
+        int | None, typer.Option(help="record only the last N epochs (default: all)")
+    ] = None,
+    class_pure: Annotated[
+        bool, typer.Option("--class-pure", help="single-class batches in the recorded epochs")
+    ] = False,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    data_root: DataRoot = None,
+) -> None:
+    """Train a model and write DIR/model.safetensors and DIR/model.json."""
+    overrides = {
+        k: v
+        for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, augment=augment).items()
+        if v is not None
+    }
+    with render.TrainingProgress(f"train {dataset}") as prog:
+        result = train_original(
+            dataset=dataset,
+            model=model,
+            seed=seed,
+            data_root=data_root,
+            overrides=overrides,
+            arch_args=parse_kv(arch_arg, "--arch-arg"),
+            record_updates=record_updates,
+            record_epochs=record_epochs,
+            class_pure=class_pure,
+            device=device,
+            callbacks=[prog.callback],
+            out=out_dir,
+        )
+    out.print(
+        f"[bold]{escape(result.arch)}[/] on [bold]{escape(result.dataset)}[/]: train accuracy "
+        f"{result.train_acc:.4f}, test accuracy {result.test_acc:.4f} "
+        f"({result.seconds:.1f} s) -> {escape(str(out_dir))}"
+    )
+
+
+# --------------------------------------------------------------------------- unlearn
+
+
+@app.command()
+def unlearn(
+    checkpoint: Annotated[Path, typer.Option(help="checkpoint folder of the original model")],
+    method: Annotated[str, typer.Option(help="an unlearning method, e.g. rt, ft, rl, au, ng")],
+    forget: Annotated[str, typer.Option(help="classes to forget, e.g. 3 or 3,7")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the unlearned model to")],
+    seed: Annotated[int, typer.Option(help="seed of the unlearning run")] = 0,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a method setting KEY=VALUE (e.g. lr=0.01)"),
+    ] = None,
+    reference: Annotated[
+        bool, typer.Option(help="also retrain (rt) for the reference efficacy")
+    ] = True,
+    data_root: DataRoot = None,
+) -> None:
+    """Unlearn classes from a checkpoint; write the model, its metadata and efficacy.json."""
+    with render.TrainingProgress(f"unlearn {method}") as prog:
+        result = unlearn_checkpoint(
+            checkpoint,
+            method=method,
+            forget=forget,
+            seed=seed,
+            overrides=parse_kv(set_, "--set"),
+            data_root=data_root,
+            reference=reference,
+            callbacks=[prog.callback],
+            out=out_dir,
+        )
+    out.print(render.unlearn_table(result))
+    out.print(f"wrote {escape(str(out_dir))}")
+
+
+# --------------------------------------------------------------------------- audit
+
+
+@app.command("audit")
+def audit_cmd(
+    out_dir: Annotated[Path, typer.Option("--out", help="run directory to write")] = Path(
+        "runs/audit"
+    ),
+    config: Annotated[
+        Path | None, typer.Option(help="audit.yaml with any of the settings below")
+    ] = None,
+    dataset: Annotated[str | None, typer.Option(help="data set (default digits)")] = None,
+    model: Annotated[str | None, typer.Option(help="architecture (default per data set)")] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="original model to load instead of training")
+    ] = None,
+    methods: Annotated[str | None, typer.Option(help="comma-separated unlearning methods")] = None,
+    forget: Annotated[
+        str | None, typer.Option(help="classes to forget (default: one, chosen by the seed)")
+    ] = None,
+    attacks_: Annotated[
+        str | None, typer.Option("--attacks", help="comma-separated ATTACK[/DECIDER]")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed of the whole audit")] = None,
+    query_budget: Annotated[int | None, typer.Option(help="query budget per model")] = None,
+    num_forgotten_known: Annotated[
+        bool | None, typer.Option("--num-forgotten-known", help="also run top-m")
+    ] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Train, unlearn with each method, run every attack and baseline, and report."""
+
+    cfg = load_config(
+        config,
+        dataset=dataset,
+        model=model,
+        checkpoint=str(checkpoint) if checkpoint else None,
+        methods=methods.split(",") if methods is not None else None,
+        forget=parse_class_list(forget) if forget is not None else None,
+        attacks=attacks_.split(",") if attacks_ is not None else None,
+        seed=seed,
+        query_budget=query_budget,
+        num_forgotten_known=num_forgotten_known,
+        data_root=str(data_root) if data_root else None,
+    )
+    with render.AuditProgress() as prog:
+        result = audit(cfg, out_dir, reporter=prog)
+    out.print(render.audit_table(result))
+    if result.run_dir is not None:
+        where = escape(str(result.run_dir))
+        out.print(f"run directory: {where}  (report: {where}/report.html)")
+
+
+# --------------------------------------------------------------------------- sweep, report
+
+
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="sweep configuration (YAML)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="sweep directory (results.sqlite, cache)")],
+    resume: Annotated[bool, typer.Option("--resume", help="skip runs already finished")] = False,
+    executor: Annotated[str, typer.Option(help="local or ray")] = "local",
+    workers: Annotated[int, typer.Option(help="local worker processes")] = 1,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: local Ray)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="run at most N runs now")] = None,
+) -> None:
+    """Run a grid of experiments into DIR/results.sqlite (resumable)."""
+    if executor not in ("local", "ray"):
+        raise ConfigError(f"unknown executor {executor!r}", "use local or ray")
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}", "use at least 1 worker")
+    if limit is not None and limit < 1:
+        raise ConfigError(f"--limit {limit}", "give a positive number of runs, or leave it out")
+    cfg = load_sweep_config(config)
+    with render.SweepProgress(cfg.name, len(expand(cfg))) as prog:
+        outcome = run_sweep(
+            cfg,
+            out_dir,
+            executor=executor,  # type: ignore[arg-type]
+            workers=workers,
+            resume=resume,
+            address=address,
+            on_run=prog.on_run,
+            limit=limit,
+        )
+        prog.done(outcome.skipped + outcome.finished)
+    out.print(
+        f"{outcome.finished} runs finished ({outcome.failed} failed), "
+        f"{outcome.skipped} skipped as done, {outcome.total} in the grid, "
+        f"{outcome.seconds:.0f} s. Tables: unleak report {escape(str(out_dir))}"
+    )
+
+
+@app.command()
+def report(sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")]) -> None:
+    """Regenerate Markdown and CSV tables and figures of a sweep."""
+    for kind, path in sweep_report(sweep_dir).items():
+        out.print(f"{kind}: {escape(str(path))}")
+
+
+# --------------------------------------------------------------------------- attack
+
+
+@app.command()
+def attack(
+    weights: Annotated[Path, typer.Option(help="weights (.safetensors) or a checkpoint folder")],
+    dataset: Annotated[str, typer.Option(help="the data set the model was trained on")] = "digits",
+    attack_name: Annotated[
+        str,
+        typer.Option(
+            "--attack",
+            help="param-diff, param-dot, wb-inversion, bb-genetic, before-after, oracle, chance",
+        ),
+    ] = "param-diff",
+    decider: Annotated[
+        str | None, typer.Option(help="kmeans, gap, threshold, youden, tree or topm")
+    ] = None,
+    criterion: Annotated[
+        str | None, typer.Option(help="screening of inversion attacks: threshold or entropy")
+    ] = None,
+    arch: Annotated[str | None, typer.Option(help="zoo architecture of the weights")] = None,
+    model_def: Annotated[str | None, typer.Option(help="your model class, PATH.py:CLASS")] = None,
+    model_arg: Annotated[
+        list[str] | None, typer.Option(help="constructor argument KEY=VALUE")
+    ] = None,
+    unrelated: Annotated[
+        str | None,
+        typer.Option(
+            help="param-diff: unrelated data (name, npz:PATH, noise, blur, strokes; a+b mixes)"
+        ),
+    ] = None,
+    known_classes: Annotated[
+        str | None, typer.Option(help="param-dot: classes you know were retained, e.g. 0,1,2")
+    ] = None,
+    num_forgotten: Annotated[
+        int | None, typer.Option(help="number of forgotten classes, if known (topm)")
+    ] = None,
+    query_budget: Annotated[
+        int | None, typer.Option(help="bb-genetic: queries for the whole attack")
+    ] = None,
+    original: Annotated[
+        Path | None, typer.Option(help="the original model too (before/after attacker)")
+    ] = None,
+    shadow: Annotated[
+        str | None, typer.Option(help="data set for shadow calibration (youden, tree)")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="attack parameter KEY=VALUE")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the result as JSON")
+    ] = None,
+    data_root: DataRoot = None,
+) -> None:
+    """Attack a model: print per-class scores and the predicted forgotten classes."""
+
+    params = parse_kv(set_, "--set")
+    for key, value in (("unrelated", unrelated), ("query_budget", query_budget)):
+        if value is not None:
+            params[key] = value
+    with err.status(f"{escape(attack_name)}: attacking"):
+        outcome = attack_model(
+            weights,
+            attack=attack_name,
+            dataset=dataset,
+            decider=decider,
+            criterion=criterion,
+            params=params,
+            arch=arch,
+            model_def=model_def,
+            model_args=parse_kv(model_arg, "--model-arg"),
+            known_classes=known_classes,
+            num_forgotten=num_forgotten,
+            original=original,
+            shadow=shadow,
+            data_root=data_root,
+        )
+    out.print(render.attack_table(outcome))
+    result, names = outcome.result, outcome.data.class_names
+    named = ", ".join(f"{c} ({names[c]})" for c in result.predicted) or "none"
+    out.print(
+        f"predicted forgotten: {escape(named)}   queries: {result.queries}   "
+        f"calibration: {escape(result.calibration)}"
+    )
+    if json_out is not None:
+        atomic_write_json(json_out, result.to_dict())
