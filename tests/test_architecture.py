@@ -19,6 +19,7 @@ LAYERS = [
     ("models", ("unleak.models",)),
     ("training", ("unleak.training",)),
     ("unlearning", ("unleak.unlearning",)),
+    ("defences", ("unleak.defences",)),
     ("attacks", ("unleak.attacks",)),
     ("evaluation", ("unleak.evaluation",)),
     ("report", ("unleak.report",)),

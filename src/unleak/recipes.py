@@ -17,15 +17,17 @@ def _table() -> dict[str, Any]:
 
 
 def keys(dataset: str, input_shape: tuple[int, ...] | None) -> list[str]:
-    """Recipe keys of a data set, most general first: its name; for ``npz:`` data an image-shape
-    family (``rgb32``, ``grey28``), then the first file's stem (``svhn_test_exact_first10000``)."""
-    if not dataset.startswith("npz:"):
+    """Recipe keys of a data set, most general first: its name; for ``npz:`` and ``folder:`` data
+    an image-shape family (``rgb32``, ``grey28``), then the first file's stem
+    (``svhn_test_exact_first10000``)."""
+    kind, sep, rest = dataset.partition(":")
+    if not sep or kind not in ("npz", "folder"):
         return [dataset]
     out = []
     if input_shape is not None:
         c, h, _ = input_shape
         out.append(f"{'rgb' if c == 3 else 'grey'}{h}")
-    out.append(Path(dataset[4:].split(",")[0]).stem)
+    out.append(Path(rest.split(",")[0]).stem)
     return out
 
 
@@ -49,6 +51,11 @@ def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
             into[k] = {**into[k], **v}
         else:
             into[k] = dict(v) if isinstance(v, dict) else v
+
+
+def variants() -> dict[str, dict[str, Any]]:
+    """Named recipes ``METHOD@VARIANT``: their description and documented forget-accuracy band."""
+    return dict(_table().get("variants") or {})
 
 
 def train_recipe(

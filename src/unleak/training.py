@@ -16,7 +16,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from unleak.data.core import Split
@@ -31,10 +31,10 @@ LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, t
 class TrainConfig(BaseModel):
     """How to train. Every field has a default; unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     epochs: float = Field(
-        10, ge=0, le=10_000, description="passes over the data (fractions allowed)"
+        10, gt=0, le=10_000, description="passes over the data (fractions allowed)"
     )
     batch_size: int = Field(128, ge=1, le=1 << 16)
     lr: float = Field(0.05, gt=0, le=100)
@@ -51,8 +51,38 @@ class TrainConfig(BaseModel):
     class_pure_epochs: int = Field(
         0, ge=0, description="the last N epochs use single-class batches (amnesiac recording)"
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**63, description="seeds batches, weights and augmentation")
     device: str = "cpu"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        return check_device(value)
+
+
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed: int, what: str = "--seed") -> int:
+    """``seed`` if torch can take it (0 to 2**63 - 1), else a one-line :class:`ConfigError`."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"{what} {seed} is out of range", f"give a whole number 0..{MAX_SEED}")
+    return seed
+
+
+def check_device(device: str) -> str:
+    """``device`` if torch can use it here, else a one-line reason (e.g. cuda on a CPU build)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device {device!r} is not a torch device (cpu, cuda, cuda:0)") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {device!r} asked for, but this torch build sees no CUDA GPU; use cpu"
+        )
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported; use cpu or cuda")
+    return device
 
 
 @dataclass

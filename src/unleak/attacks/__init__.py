@@ -28,6 +28,7 @@ from unleak.attacks.knowledge import Knowledge
 from unleak.attacks.oracle import Oracle
 from unleak.attacks.param_diff import ParamDiff
 from unleak.attacks.param_dot import ParamDot, attacker_split
+from unleak.attacks.probe_reach import ProbeReach
 
 __all__ = [
     "DEFAULT_QUERY_BUDGET",
@@ -46,6 +47,7 @@ __all__ = [
     "Oracle",
     "ParamDiff",
     "ParamDot",
+    "ProbeReach",
     "Queries",
     "Target",
     "Weights",

@@ -47,11 +47,16 @@ class Target:
             )
 
 
+OUTPUT_KINDS = ("probabilities", "top-k", "rounded", "labels")
+
+
 class Queries(Target):
     """Query access: ``fn(x) -> probabilities`` for a batch of inputs, with a query budget.
 
     Every input image counts as one query. Asking for more than the budget allows raises
-    :class:`AccessError` and answers nothing.
+    :class:`AccessError` and answers nothing. ``harden`` is the published interface's output
+    hardening (a defence): it maps the probabilities to what the interface answers, whose kind
+    ``output_kind`` says (``probabilities``, ``top-k``, ``rounded`` or ``labels``).
     """
 
     access = Access.QUERIES
@@ -62,8 +67,15 @@ class Queries(Target):
         input_shape: tuple[int, int, int],
         num_classes: int,
         budget: int | None = DEFAULT_QUERY_BUDGET,
+        *,
+        harden: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        output_kind: str = "probabilities",
     ) -> None:
         super().__init__(input_shape, num_classes)
+        if output_kind not in OUTPUT_KINDS:
+            raise ModelError(f"unknown output kind {output_kind!r}", f"use {OUTPUT_KINDS}")
+        self.output_kind = output_kind if harden is not None else "probabilities"
+        self.__harden = harden
         if isinstance(fn, nn.Module):
             model = fn
 
@@ -101,7 +113,32 @@ class Queries(Target):
                 f"or the wrong shape, expected ({n}, {self.num_classes})",
                 "return one probability vector per input",
             )
-        return probs
+        return self.__harden(probs) if self.__harden is not None else probs
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`query`, with probabilities a hardened interface hides (top-k, rounding) read
+        as :func:`fill_hidden` bounds them. Labels stay one-hot."""
+        probs = self.query(x)
+        return fill_hidden(probs) if self.output_kind in ("top-k", "rounded") else probs
+
+    def require_probabilities(self, who: str) -> None:
+        """Refuse, in one clear line, an interface that answers labels only."""
+        if self.output_kind == "labels":
+            raise AccessError(
+                f"{who} ranks classes by their probabilities, and this target answers labels "
+                "only (label-only outputs)",
+                "no probability-based query attack applies here; the oracle (labelled data) "
+                "still does",
+            )
+
+
+def fill_hidden(probs: torch.Tensor) -> torch.Tensor:
+    """Hardened answers hide small probabilities as 0 (top-k, rounding): read each hidden one as
+    half the smallest probability its row still shows, an upper bound that keeps them ordered
+    below every shown class."""
+    shown = torch.where(probs > 0, probs, torch.full_like(probs, torch.inf)).amin(1, keepdim=True)
+    floor = torch.where(torch.isfinite(shown), shown / 2, torch.full_like(shown, 1e-30))
+    return torch.where(probs > 0, probs, floor)
 
 
 class Gradients(Queries):
@@ -112,7 +149,7 @@ class Gradients(Queries):
     def __init__(
         self, model: nn.Module, input_shape: tuple[int, int, int], num_classes: int
     ) -> None:
-        super().__init__(model, input_shape, num_classes, budget=None)
+        super().__init__(model, input_shape, num_classes, budget=None)  # gradients: no hardening
         self.__model = model
 
     def logits_with_grad(self, x: torch.Tensor) -> torch.Tensor:

@@ -109,8 +109,15 @@ class Decider:
         return self.calibration.source if self.calibration else "none (unsupervised)"
 
     def decide(self, feats: ClassFeatures) -> tuple[list[int], np.ndarray]:
+        """The predicted forgotten classes (sorted) and each class's score.
+
+        Naming every class is no decision (something is always kept): it becomes "nothing".
+        """
         t, _ = table(feats)
-        return self._decide(t, feats), t[:, feats.main]
+        predicted = sorted(int(c) for c in self._decide(t, feats))
+        if feats.num_classes > 1 and len(predicted) >= feats.num_classes:
+            predicted = []
+        return predicted, t[:, feats.main]
 
     def _decide(self, t: np.ndarray, feats: ClassFeatures) -> list[int]:
         raise NotImplementedError

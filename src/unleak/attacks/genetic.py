@@ -29,7 +29,7 @@ from unleak.errors import ConfigError
 
 
 class GeneticParams(AttackParams):
-    criterion: Literal["threshold", "entropy"] = "threshold"
+    criterion: Literal["threshold", "entropy", "confidence"] = "threshold"
     query_budget: int | None = Field(
         None,
         ge=10,
@@ -67,6 +67,7 @@ class BlackBoxGenetic(Attack):
 
     def features(self, target: Target) -> ClassFeatures:
         assert isinstance(target, Queries)
+        target.require_probabilities(self.name)
         p = self.params
         k, shape, pop = target.num_classes, target.input_shape, p.population
         if p.elite >= pop:
@@ -107,7 +108,7 @@ class BlackBoxGenetic(Attack):
         fitness = torch.empty(k, pop)
         probs_all = torch.empty(k, pop, k)
         for g in range(generations):
-            probs = target.query(render(pop_x.reshape(k * pop, *genome))).view(k, pop, k)
+            probs = target.probabilities(render(pop_x.reshape(k * pop, *genome))).view(k, pop, k)
             probs_all = probs
             fitness = probs[labels, :, labels].clamp_min(1e-30).log()
             curve[g] = fitness.max(1).values.numpy()

@@ -36,7 +36,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 class InversionParams(AttackParams):
-    criterion: Literal["threshold", "entropy"] = "threshold"
+    criterion: Literal["threshold", "entropy", "confidence"] = "threshold"
     steps: int = Field(60, ge=1, le=100_000, description="the budget: optimisation steps")
     lr: float = Field(0.1, gt=0)
     restarts: int = Field(8, ge=1, le=256)

@@ -1,20 +1,19 @@
 """``param-diff``: differences between the target's head and auxiliary heads from unrelated data.
 
-The attacker holds no sample of the target task, only unrelated inputs (another data set, or
-generated noise, blur and strokes), pushed through the target's own layers to its head.
+The paper's parameter-difference attack. The attacker holds the target's weights and no sample of
+the target task, only unrelated inputs (another data set, or generated noise, blur and strokes),
+pushed through the target's own layers to its head. Auxiliary heads are re-fitted on those inputs
+labelled with the target's own predictions (recipe ``head-refit``: plain SGD from the target's
+head in its feature basis; or ``finetune``; or ``independent`` networks), and each class's row is
+compared with the target's:
 
-Main score, ``reach``: the smallest change of a class's bias that makes the class win on at least
-one unrelated input, in nats: ``max(0, -max_x log(p_c(x) / (1 - p_c(x))))``. It is the parameter
-difference to the nearest auxiliary head in which the class is reachable. A retained class wins
-somewhere (0 nats, or close); a forgotten class's row was never pushed towards any input, and it
-sits nats away from winning anywhere. Its scale is fixed, so one cut (``REACH_CUT``, chosen by
-measurement in docs/results.md) serves every model.
+- ``diff = -log10 ||W_aux[c] - W[c]||`` ("the paper's reading", the main score): a forgotten
+  class is never a pseudo-label, so its row receives almost no gradient and moves least;
+- ``gain``: the logit gain each class needs for a uniform prediction over the unrelated inputs
+  (the ``gain`` criterion reads it as the main score).
 
-Further features, from auxiliary heads re-fitted on the unrelated inputs labelled with the
-target's own predictions (recipe ``head-refit``: plain SGD in the target's feature basis;
-``finetune``; ``independent``): ``diff = -log10 ||W_aux[c] - W[c]||`` (forgotten rows receive
-almost no gradient, so they move least) and ``gain``, the logit gain each class needs for a uniform
-prediction.
+Both need the weights. (The probe score ``reach`` that used to be computed here reads outputs
+only: it is the query attack ``probe-reach``.)
 """
 
 from __future__ import annotations
@@ -34,23 +33,12 @@ from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
 from unleak.data.core import Split
 from unleak.models.inference import predict_logits
 
-REACH_CUT = 2.0  # nats; see docs/results.md for the measurement behind it
-
-
-def reach(logits: torch.Tensor) -> torch.Tensor:
-    """Per class, the bias increase (nats) that makes it win on at least one input."""
-    lp = logits.double().log_softmax(1)
-    log_odds = lp - torch.log1p(-lp.exp().clamp(max=1 - 1e-15))
-    return (-log_odds.max(0).values).clamp_min(0).float()
-
 
 class ParamDiffParams(AttackParams):
     unrelated: str = Field("auto", description="data set name, npz:PATH, noise or blur")
     n_unrelated: int = Field(4000, ge=10, le=200_000)
     recipe: Literal["head-refit", "finetune", "independent"] = "head-refit"
-    n_aux: int = Field(
-        1, ge=1, le=100, description="auxiliary heads for diff/gain (reach needs none)"
-    )
+    n_aux: int = Field(3, ge=1, le=100, description="auxiliary heads, each on an 80% subsample")
     steps: int = Field(10, ge=1, le=10_000, description="SGD steps of the head re-fit")
     lr: float = Field(0.1, gt=0)
     net_epochs: float = Field(1.0, gt=0, description="epochs of the finetune / independent recipes")
@@ -67,6 +55,11 @@ class ParamDiff(Attack):
     requires = Access.WEIGHTS
     Params = ParamDiffParams
     knows = ("task", "data_root")
+    criteria: ClassVar[dict[str, tuple[str, float | None]]] = {  # readings of the evidence
+        "paper": ("diff", None),
+        "gain": ("gain", None),
+    }
+    default_criterion = "paper"
     description = "head differences against auxiliary heads built from unrelated data only"
     threat = "weights of the unlearned model; unrelated inputs only (no sample of the task)"
     params: ParamDiffParams
@@ -132,7 +125,6 @@ class ParamDiff(Attack):
         d, g = torch.stack(diffs), torch.stack(gains)
         values = np.stack(
             [
-                reach(logits).numpy(),
                 d.mean(0).numpy(),
                 d.std(0).numpy() if p.n_aux > 1 else np.zeros(k),
                 g.mean(0).numpy(),
@@ -141,9 +133,8 @@ class ParamDiff(Attack):
         )
         return ClassFeatures(
             values=values,
-            names=["reach", "diff", "diff_std", "gain"],
+            names=["diff", "diff_std", "gain"],
             candidates=np.ones(k, bool),
-            absolute=REACH_CUT,
             details={
                 "unrelated": self.source(),
                 "recipe": p.recipe,

@@ -7,11 +7,16 @@ that profile (the main score of the evidence):
 - ``threshold``: the log-odds deficit of the class's own probability, in nats
   (``max(0, -log(p_c / (1 - p_c)))``), a fixed scale with the cut ``DEFICIT_CUT``;
 - ``entropy``: the entropy of the profile, in nats: a prototype the model cannot classify
-  confidently is spread over many classes (cut ``ENTROPY_CUT``).
+  confidently is spread over many classes (cut ``ENTROPY_CUT``);
+- ``confidence``: the log-odds the class's own probability lacks to reach ``CONFIDENT`` (0.9),
+  in nats (``max(0, log(9) - log(p_c / (1 - p_c)))``): a kept class is driven to high confidence
+  within the budget; a class that was only weakly suppressed (unlearning stopped at chance) is
+  still reached above 0.27 (``deficit`` 0) but not to 0.9 (cut ``CONFIDENCE_CUT``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -19,12 +24,16 @@ import torch
 
 from unleak.attacks.evidence import ClassFeatures
 
+# cuts, fixed on the development population (docs/protocol.md, benchmarks/calibrate.py)
 DEFICIT_CUT = 1.0  # nats of log-odds: the best prototype stays below p = 0.27
 ENTROPY_CUT = 0.5  # nats
+CONFIDENT = 0.9  # the confidence a kept class's prototype reaches within the budget
+CONFIDENCE_CUT = 1.0  # nats short of CONFIDENT
 
 CRITERIA: dict[str, tuple[str, float | None]] = {
     "threshold": ("deficit", DEFICIT_CUT),
     "entropy": ("entropy", ENTROPY_CUT),
+    "confidence": ("confidence", CONFIDENCE_CUT),
 }
 
 
@@ -49,8 +58,10 @@ def screening_features(
     k = probs.shape[0]
     own = probs[torch.arange(k), torch.arange(k)]
     deficit = (-log_odds(own)).clamp_min(0).numpy()
+    target = math.log(CONFIDENT / (1 - CONFIDENT))
+    confidence = (target - log_odds(own)).clamp_min(0).numpy()
     ent = entropy(probs).numpy()
-    cols = {"deficit": deficit, "entropy": ent, **extra}
+    cols = {"deficit": deficit, "entropy": ent, "confidence": confidence, **extra}
     names = list(cols)
     main, cut = CRITERIA[criterion]
     return ClassFeatures(

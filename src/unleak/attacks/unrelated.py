@@ -88,6 +88,12 @@ def unrelated_inputs(
             f"unrelated data {source!r} is the target's own data set",
             "pick another data set (or noise/blur): this attacker holds no sample of the task",
         )
+    if target_dataset is not None and data_mod.task_of(source) == data_mod.task_of(target_dataset):
+        raise ConfigError(
+            f"unrelated data {source!r} shows the same task as the target's {target_dataset!r} "
+            f"({data_mod.task_of(source)})",
+            "pick data of another task (e.g. fashion-mnist for digits) or noise/blur/strokes",
+        )
     d = data_mod.load(source, data_root)
     pool = d.train
     idx = torch.randperm(len(pool), generator=gen)[:n]

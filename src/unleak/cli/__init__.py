@@ -7,9 +7,12 @@ which :func:`main` prints as one line on stderr with exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
+import typer
 from rich.markup import escape
+from typer.exceptions import TyperException
 
 from unleak.cli import commands, data  # noqa: F401 - importing them registers the commands
 from unleak.cli.app import app
@@ -20,12 +23,49 @@ from unleak.errors import UnleakError
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors with exit code 2 for problems with the input."""
+    """Console entry point. Every problem with the input, the command line included, is one line
+    on stderr, ``error: <problem>; <fix>.``, with exit code 2; Ctrl-C exits 130. Anything else is
+    a bug in unleak: one line and exit code 1, or the traceback with ``--debug``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
     try:
-        app(args=argv, standalone_mode=True)
-    except UnleakError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted")
+        code = app(args=args, standalone_mode=False, prog_name="unleak")
+    except TyperException as exc:  # typer's own click: usage errors, bad option values
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            with contextlib.suppress(BrokenPipeError):
+                print(ctx.get_help())  # noqa: T201 - the CLI renders
+            sys.exit(0)
+        command = ctx.command_path if ctx is not None else "unleak"
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _fail(f"{message.rstrip('. ')}; run `{command} --help` for the options", 2)
+    except (KeyboardInterrupt, typer.Abort):
+        err.print("interrupted; nothing half-written was kept")
         sys.exit(130)
+    except UnleakError as exc:
+        _fail(str(exc), 2)
+    except OSError as exc:  # disk full, no permission, a file where a folder was expected...
+        if debug:
+            raise
+        what = f" {exc.filename}" if exc.filename else ""
+        _fail(
+            f"cannot read or write{what}: {exc.strerror or exc}; check the path, its permissions "
+            "and the free space",
+            2,
+        )
+    except Exception as exc:
+        if debug:
+            raise
+        _fail(
+            f"internal error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            "; rerun with --debug for the traceback and report it",
+            1,
+        )
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    line = " ".join(message.split())
+    line = line if line.endswith(".") else f"{line}."
+    err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    sys.exit(code)

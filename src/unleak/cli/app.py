@@ -35,6 +35,9 @@ DataRoot = Annotated[
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log details")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the traceback of an unexpected error")
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
@@ -56,3 +59,24 @@ def parse_kv(items: list[str] | None, what: str) -> dict[str, Any]:
                 f"{what} {item!r} has an unreadable value", "quote it as YAML"
             ) from exc
     return values
+
+
+def parse_normalize(text: str) -> dict[str, list[float]]:
+    """``"0.1307,0.3081"`` (one channel) or ``"0.49,0.48,0.45/0.25,0.24,0.26"`` -> mean, std."""
+    try:
+        if "/" in text:
+            mean_text, _, std_text = text.partition("/")
+            mean = [float(v) for v in mean_text.split(",")]
+            std = [float(v) for v in std_text.split(",")]
+        else:
+            values = [float(v) for v in text.split(",")]
+            if len(values) % 2:
+                raise ValueError
+            half = len(values) // 2
+            mean, std = values[:half], values[half:]
+    except ValueError:
+        raise ConfigError(
+            f"--normalize {text!r} is not MEAN,STD",
+            "write it like 0.1307,0.3081 or M1,M2,M3/S1,S2,S3",
+        ) from None
+    return {"mean": mean, "std": std}

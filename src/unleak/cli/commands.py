@@ -9,15 +9,15 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from unleak._io import atomic_write_json
+from unleak._io import atomic_write_json, check_output, without_timings
 from unleak.cli import render
-from unleak.cli.app import DataRoot, app, parse_kv
+from unleak.cli.app import DataRoot, app, parse_kv, parse_normalize
 from unleak.cli.render import err, out
 from unleak.data.core import parse_class_list
 from unleak.errors import ConfigError
 from unleak.experiments.audit import audit, load_config
 from unleak.experiments.jobs import attack_model, train_original, unlearn_checkpoint
-from unleak.experiments.sweep import expand, load_sweep_config, run_sweep
+from unleak.experiments.sweep import check_sweep, load_sweep_config, run_sweep
 from unleak.experiments.sweep import report as sweep_report
 
 # --------------------------------------------------------------------------- train
@@ -98,6 +98,12 @@ def unlearn(
     reference: Annotated[
         bool, typer.Option(help="also retrain (rt) for the reference efficacy")
     ] = True,
+    defence: Annotated[
+        str | None, typer.Option(help="a weights defence applied after unlearning (decoy, ...)")
+    ] = None,
+    defence_set: Annotated[
+        list[str] | None, typer.Option("--defence-set", help="a defence setting KEY=VALUE")
+    ] = None,
     data_root: DataRoot = None,
 ) -> None:
     """Unlearn classes from a checkpoint; write the model, its metadata and efficacy.json."""
@@ -110,6 +116,8 @@ def unlearn(
             overrides=parse_kv(set_, "--set"),
             data_root=data_root,
             reference=reference,
+            defence=defence,
+            defence_settings=parse_kv(defence_set, "--defence-set"),
             callbacks=[prog.callback],
             out=out_dir,
         )
@@ -145,9 +153,32 @@ def audit_cmd(
     num_forgotten_known: Annotated[
         bool | None, typer.Option("--num-forgotten-known", help="also run top-m")
     ] = None,
+    defences: Annotated[
+        str | None,
+        typer.Option(help="comma-separated defences, each measured beside none (unleak methods)"),
+    ] = None,
+    unlearned: Annotated[
+        list[str] | None,
+        typer.Option(help="YOUR unlearned model (weights or folder); repeat for several"),
+    ] = None,
+    original: Annotated[
+        str | None, typer.Option(help="your original model's weights (for null models)")
+    ] = None,
+    model_def: Annotated[str | None, typer.Option(help="your model class, PATH.py:CLASS")] = None,
+    model_arg: Annotated[
+        list[str] | None, typer.Option(help="its constructor argument KEY=VALUE")
+    ] = None,
+    normalize: Annotated[
+        str | None,
+        typer.Option(help="inputs your model was trained on: MEAN,STD or M1,M2,M3/S1,S2,S3"),
+    ] = None,
+    known_classes: Annotated[
+        str | None, typer.Option(help="classes you know were kept (param-dot), e.g. 0,1,2")
+    ] = None,
     data_root: DataRoot = None,
 ) -> None:
-    """Train, unlearn with each method, run every attack and baseline, and report."""
+    """Audit unleak's unlearning end to end, or your own models (--unlearned): every attack and
+    baseline, null models, a verdict and a report."""
 
     cfg = load_config(
         config,
@@ -160,10 +191,21 @@ def audit_cmd(
         seed=seed,
         query_budget=query_budget,
         num_forgotten_known=num_forgotten_known,
+        defences=defences.split(",") if defences is not None else None,
+        unlearned=unlearned,
+        original=original,
+        model_def=model_def,
+        model_args=parse_kv(model_arg, "--model-arg") or None,
+        normalize=parse_normalize(normalize) if normalize is not None else None,
+        known_classes=parse_class_list(known_classes, "--known-classes")
+        if known_classes is not None
+        else None,
         data_root=str(data_root) if data_root else None,
     )
     with render.AuditProgress() as prog:
         result = audit(cfg, out_dir, reporter=prog)
+    for line in render.verdict_lines(result):
+        out.print(line)
     out.print(render.audit_table(result))
     if result.run_dir is not None:
         where = escape(str(result.run_dir))
@@ -193,7 +235,9 @@ def sweep(
     if limit is not None and limit < 1:
         raise ConfigError(f"--limit {limit}", "give a positive number of runs, or leave it out")
     cfg = load_sweep_config(config)
-    with render.SweepProgress(cfg.name, len(expand(cfg))) as prog:
+    check_output(out_dir, "dir", "--out")
+    total = len(check_sweep(cfg, out_dir))  # refuse a bad grid or store before drawing anything
+    with render.SweepProgress(cfg.name, total) as prog:
         outcome = run_sweep(
             cfg,
             out_dir,
@@ -265,6 +309,13 @@ def attack(
     shadow: Annotated[
         str | None, typer.Option(help="data set for shadow calibration (youden, tree)")
     ] = None,
+    defence: Annotated[
+        str | None,
+        typer.Option(help="output hardening of the target's answers: top-k, round, label-only"),
+    ] = None,
+    defence_set: Annotated[
+        list[str] | None, typer.Option("--defence-set", help="a defence setting KEY=VALUE")
+    ] = None,
     set_: Annotated[
         list[str] | None, typer.Option("--set", help="attack parameter KEY=VALUE")
     ] = None,
@@ -275,6 +326,8 @@ def attack(
 ) -> None:
     """Attack a model: print per-class scores and the predicted forgotten classes."""
 
+    if json_out is not None:
+        check_output(json_out, "file", "--json")
     params = parse_kv(set_, "--set")
     for key, value in (("unrelated", unrelated), ("query_budget", query_budget)):
         if value is not None:
@@ -294,6 +347,8 @@ def attack(
             num_forgotten=num_forgotten,
             original=original,
             shadow=shadow,
+            defence=defence,
+            defence_settings=parse_kv(defence_set, "--defence-set"),
             data_root=data_root,
         )
     out.print(render.attack_table(outcome))
@@ -304,4 +359,10 @@ def attack(
         f"calibration: {escape(result.calibration)}"
     )
     if json_out is not None:
-        atomic_write_json(json_out, result.to_dict())
+        atomic_write_json(json_out, without_timings(result.to_dict()))
+
+
+@app.command()
+def methods() -> None:
+    """List the unlearning methods, their named recipes (variants), defences and attacks."""
+    out.print(render.catalogue())

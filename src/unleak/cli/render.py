@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from unleak import attacks as atk
+from unleak import recipes
+from unleak.defences import defence_class, defence_names
 from unleak.training import Hooks, TrainState
+from unleak.unlearning import method_names, method_spec
 
 out = Console()
 err = Console(stderr=True)
@@ -130,42 +134,70 @@ def short_label(label: str) -> str:
     return " ".join(p for p in parts if p)
 
 
+def _set(classes: list[int]) -> str:
+    return "{" + ",".join(map(str, classes)) + "}"
+
+
 def audit_table(result: Any) -> Table:
-    """Rows: models; columns: attacks; cells: the predicted forgotten set."""
-    rows = [r for r in result.rows if r.attack]
-    labels = list(dict.fromkeys(r.label for r in rows))
-    k = max((len(r.scores) for r in rows if r.scores), default=10)
+    """One row per attacked model, four columns, readable at 80 columns: efficacy, how many
+    attacks named exactly the forgotten set (on a null model: named nothing), and every other
+    answer with the attacks that gave it. The full model x attack grid is in the run directory
+    (report.html, results.csv)."""
+    rows = [r for r in result.rows if r.attack and not atk.attack_class(r.attack).baseline]
+    truth = _set(list(result.forget)) if result.forget else "the forgotten set"
     table = Table(
-        title=f"forgotten: {list(result.forget)}  (chance for one class of {k}: {1 / k:.2f})",
-        caption="cells: predicted forgotten set; red = leaked (or false positive on a null model)",
+        title=f"forgotten: {truth}",
+        caption="full grid of models x attacks: report.html and results.csv in the run directory",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
     )
-    table.add_column("model")
-    table.add_column("forget/ retain", justify="right")
-    for label in labels:
-        table.add_column(escape(short_label(label)), justify="center")
-    index = {(r.kind, r.method, r.label): r for r in rows}
-    for kind, method in dict.fromkeys((r.kind, r.method) for r in rows):
-        e = result.efficacy.get(method, {}) if kind == "unlearned" else {}
-        acc = f"{e['forget_acc']:.2f}/{e['retain_acc']:.2f}" if "forget_acc" in e else "-"
-        cells = []
-        for label in labels:
-            r = index.get((kind, method, label))
-            if r is None:
-                cells.append("")
-            elif r.error:
-                cells.append("[yellow]error[/]")
-            else:
-                pred = "{" + ",".join(map(str, r.predicted)) + "}"
-                if kind == "null":
-                    cells.append(f"[red]{pred} ✗[/]" if r.predicted else "[green]{} ✓[/]")
-                else:
-                    cells.append(f"[red]{pred} hit[/]" if r.hit else f"[green]{pred}[/]")
-        table.add_row(escape(f"{method}{' (null)' if kind == 'null' else ''}"), acc, *cells)
+    table.add_column("model", overflow="fold", max_width=22)
+    table.add_column("forget/retain", justify="right", no_wrap=True)
+    table.add_column("exact", justify="right", no_wrap=True)
+    table.add_column("other answers (attack)", overflow="fold")
+    for kind, method, defence in dict.fromkeys((r.kind, r.method, r.defence) for r in rows):
+        mine = [r for r in rows if (r.kind, r.method, r.defence) == (kind, method, defence)]
+        tag = f"{method}+{defence}" if defence else method
+        e = result.efficacy.get(tag, result.efficacy.get(method, {})) if kind != "null" else {}
+        if "forget_acc" in e:
+            acc = f"{e['forget_acc']:.2f}/{e['retain_acc']:.2f}"
+        elif "test_acc" in e:
+            acc = f"test {e['test_acc']:.2f}"
+        else:
+            acc = "-"
+        done = [r for r in mine if not r.error]
+        target = [] if kind == "null" else list(result.forget)
+        exact = [r for r in done if sorted(r.predicted) == sorted(target)]
+        has_truth = kind == "null" or bool(result.forget)
+        colour = "green" if kind == "null" else "red"
+        exact_cell = f"[{colour}]{len(exact)}/{len(done)}[/]" if has_truth else "-"
+        others: dict[str, list[str]] = {}
+        for r in done:
+            if not has_truth or r not in exact:
+                others.setdefault(_set(r.predicted), []).append(short_label(r.label))
+        answers = "; ".join(f"{k}: {', '.join(v)}" for k, v in others.items())
+        failed = [short_label(r.label) for r in mine if r.error]
+        if failed:
+            answers += ("; " if answers else "") + f"[yellow]failed: {', '.join(failed)}[/]"
+        name = f"{tag} (null)" if kind == "null" else tag
+        table.add_row(escape(name), acc, exact_cell, escape(answers) if not failed else answers)
     for method, e in result.efficacy.items():
         if "error" in e:
-            first = escape(e["error"][:40])
-            table.add_row(escape(method), "[yellow]failed[/]", first, *[""] * (len(labels) - 1))
+            table.add_row(escape(method), "[yellow]failed[/]", "", escape(e["error"][:120]))
     return table
+
+
+def verdict_lines(result: Any) -> list[str]:
+    """The verdict per model of your own, one line each (rich markup)."""
+    names = list(result.class_names)
+    lines = []
+    for path, v in result.verdicts.items():
+        colour = "red" if v.leaked else ("yellow" if v.suspected else "green")
+        sentence = v.sentence(names, short_label)
+        lines.append(f"[bold]{escape(path)}[/]: [{colour}]{escape(sentence)}[/]")
+        for label, error in v.failed.items():
+            lines.append(f"  [yellow]{escape(label)} did not run: {escape(error[:150])}[/]")
+    return lines
 
 
 def attack_table(outcome: Any) -> Table:
@@ -209,4 +241,25 @@ def checks_table(name: str, checks: list[Any]) -> Table:
             "ok" if c.ok else ("missing" if c.actual is None else f"md5 {c.actual} != official")
         )
         table.add_row(escape(str(c.path)), c.expected, status)
+    return table
+
+
+def catalogue() -> Table:
+    """Methods, their named recipes, defences and attacks, one line each."""
+    table = Table(title="unleak: what can run", show_lines=False)
+    for col in ("kind", "name", "what"):
+        table.add_column(col)
+    for name in method_names():
+        table.add_row("method", name, escape(method_spec(name).description))
+    for name, info in sorted(recipes.variants().items()):
+        band = info.get("forget_acc")
+        what = info.get("description", "") + (f" (forget accuracy {band})" if band else "")
+        table.add_row("recipe", name, escape(what))
+    for name in defence_names():
+        cls = defence_class(name)
+        table.add_row(f"defence ({cls.kind})", name, escape(cls.description))
+    for name in atk.attack_names():
+        cls = atk.attack_class(name)
+        kind = "baseline" if cls.baseline else "attack"
+        table.add_row(f"{kind} ({cls.requires.name.lower()})", name, escape(cls.threat))
     return table

@@ -22,6 +22,7 @@ from unleak.data.registry import (
     register,
     resolve_root,
     spec,
+    task_of,
 )
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "register",
     "resolve_root",
     "spec",
+    "task_of",
     "validate_forget_set",
 ]

@@ -97,6 +97,7 @@ register(
         DIGIT_NAMES,
         _digits,
         needs_root=False,
+        task="digits 0-9",
     )
 )
 register(
@@ -118,6 +119,7 @@ register(
                 "http://yann.lecun.com/exdb/mnist/",
             ),
         ),
+        task="digits 0-9",
     )
 )
 register(
@@ -136,6 +138,7 @@ register(
             },
             ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         ),
+        task="clothing",
     )
 )
 _CIFAR_ARCHIVE = Archive(
@@ -161,6 +164,7 @@ register(
             }.items()
         ),
         (_CIFAR_ARCHIVE,),
+        task="objects",
     )
 )
 register(
@@ -181,5 +185,6 @@ register(
                 ("http://ufldl.stanford.edu/housenumbers/test_32x32.mat",),
             ),
         ),
+        task="digits 0-9",
     )
 )

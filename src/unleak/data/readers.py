@@ -1,4 +1,5 @@
-"""Readers of the official file formats: gzipped IDX, CIFAR-10 python pickles, SVHN .mat, npz.
+"""Readers of the file formats: gzipped IDX, CIFAR-10 python pickles, SVHN .mat, npz, and folders
+of class sub-folders of images (the layout torchvision's ImageFolder reads).
 
 Each reader checks what it reads and raises :class:`DataError` naming the file and the fix. None of
 them executes code from a file: npz is read with ``allow_pickle=False`` and the CIFAR-10 pickles
@@ -149,4 +150,59 @@ def read_npz(path: Path) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
         raise DataError(
             f"{path} is not a readable npz file ({exc})", "write it with numpy.savez"
         ) from exc
+    return x, y, classes
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+MAX_IMAGES = 2_000_000
+
+
+def read_image_folder(root: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Images under ``root/<class>/`` (one sub-folder per class, sorted by name): ``(x uint8
+    (N, H, W) or (N, H, W, 3), y, class names)``. Grey images stay grey unless any is colour."""
+    from PIL import Image, UnidentifiedImageError  # imported where used: start-up time
+
+    if not root.is_dir():
+        raise DataError(f"no folder {root}", "give folder:PATH with one sub-folder per class")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(classes) < 2:
+        raise DataError(
+            f"{root} has {len(classes)} class sub-folder(s)",
+            "put the images of each class in a sub-folder of its own (at least two)",
+        )
+    files: list[tuple[Path, int]] = []
+    for label, name in enumerate(classes):
+        found = sorted(
+            f for f in (root / name).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not found:
+            raise DataError(
+                f"class folder {root / name} holds no image",
+                f"add images ({', '.join(IMAGE_SUFFIXES[:4])}...) or remove the folder",
+            )
+        files += [(f, label) for f in found]
+        if len(files) > MAX_IMAGES:
+            raise DataError(f"{root} holds more than {MAX_IMAGES} images", "use an npz file")
+    images, size, colour = [], None, False
+    for f, _ in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                colour = colour or im.mode not in ("1", "L", "I", "I;16", "F", "LA", "P")
+                images.append(im.copy())
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise DataError(
+                f"{f} is not a readable image ({type(exc).__name__})", "replace or remove it"
+            ) from None
+        if size is None:
+            size = images[-1].size
+        elif images[-1].size != size:
+            raise DataError(
+                f"{f} is {images[-1].size[0]}x{images[-1].size[1]} but the first image is "
+                f"{size[0]}x{size[1]}",
+                "resize every image to one size",
+            )
+    mode = "RGB" if colour else "L"
+    x = np.stack([np.asarray(im.convert(mode), dtype=np.uint8) for im in images])
+    y = np.array([label for _, label in files], dtype=np.int64)
     return x, y, classes

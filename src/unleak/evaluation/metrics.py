@@ -35,14 +35,25 @@ def chance(num_candidates: int, num_forgotten: int) -> float:
     return 1.0 / math.comb(num_candidates, num_forgotten)
 
 
-GROUP = ["dataset", "model", "method", "label", "attack", "criterion", "decider", "n_forget"]
+GROUP = [
+    "dataset",
+    "model",
+    "defence",
+    "method",
+    "label",
+    "attack",
+    "criterion",
+    "decider",
+    "n_forget",
+]
 
 
 def summarize(rows: Iterable[dict[str, Any]], by: Sequence[str] = GROUP) -> pd.DataFrame:
     """ASR with its 95% interval and n, beside chance, efficacy and the false-positive rate.
 
-    The false-positive rate of a (data set, model, attack, decider) comes from the null rows of
-    the same group and is shown on every line of that group.
+    The false-positive rate of a (data set, model, defence, attack, decider) comes from the null
+    rows of the same group (null models with the same defence applied), with its 95% Wilson
+    interval and n, and is shown on every line of that group.
     """
     import pandas as pd  # imported here: pandas costs a second at start-up
 
@@ -62,6 +73,11 @@ def summarize(rows: Iterable[dict[str, Any]], by: Sequence[str] = GROUP) -> pd.D
         if not null.empty
         else pd.DataFrame(columns=[*fp_keys, "fpr", "fpr_n"])
     )
+    fp_bounds = [
+        wilson(round(f * n), int(n)) for f, n in zip(fpr["fpr"], fpr["fpr_n"], strict=True)
+    ]
+    fpr["fpr_lo"] = [b[0] for b in fp_bounds]
+    fpr["fpr_hi"] = [b[1] for b in fp_bounds]
     if real.empty:
         return fpr
     agg = (
@@ -91,6 +107,8 @@ def summarize(rows: Iterable[dict[str, Any]], by: Sequence[str] = GROUP) -> pd.D
         "n",
         "chance",
         "fpr",
+        "fpr_lo",
+        "fpr_hi",
         "fpr_n",
         "forget_acc",
         "retain_acc",

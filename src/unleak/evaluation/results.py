@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from unleak._io import atomic_write_text
+from unleak._io import atomic_write_text, without_timings
 from unleak.errors import DataError
 from unleak.evaluation.metrics import GROUP, summarize
 
@@ -55,6 +55,7 @@ class ResultRow:
     kind: str  # "unlearned" or "null"
     forget: list[int]  # the truth; [] on a null model
     seed: int
+    defence: str = ""  # a defence applied after unlearning (weights or outputs), or ""
     # the attack
     attack: str | None = None  # None on a row that records a failed unlearning stage
     decider: str | None = None
@@ -64,6 +65,7 @@ class ResultRow:
     predicted: list[int] = field(default_factory=list)
     scores: list[float | None] = field(default_factory=list)
     candidates: list[int] = field(default_factory=list)
+    features: dict[str, list[float]] = field(default_factory=dict)  # the evidence, per class
     chance: float = NAN
     queries: int = 0
     seconds: float = NAN
@@ -128,6 +130,11 @@ def _is_float(name: str) -> bool:
     return name in _FLOATS
 
 
+def _row_dict(row: ResultRow, timings: bool) -> dict[str, Any]:
+    d = row.to_dict()
+    return d if timings else without_timings(d)
+
+
 def _json_default(value: Any) -> Any:
     return str(value)
 
@@ -184,16 +191,22 @@ class Results(Sequence[ResultRow]):
         return summarize(self.dicts(), by or GROUP)
 
     # -- files -----------------------------------------------------------------------------------
-    def to_jsonl(self) -> str:
+    def to_jsonl(self, timings: bool = True) -> str:
         return "".join(
-            json.dumps(json_ready(r.to_dict()), default=_json_default) + "\n" for r in self.rows
+            json.dumps(json_ready(_row_dict(r, timings)), default=_json_default) + "\n"
+            for r in self.rows
         )
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write ``path`` (JSON lines) and the same rows as CSV beside it (``.csv``), atomically."""
+        """Write ``path`` (JSON lines) and the same rows as CSV beside it (``.csv``), atomically.
+
+        Timings are left out: the same seed writes the same bytes (they are in env.json)."""
+        import pandas as pd
+
         path = Path(path)
-        atomic_write_text(path, self.to_jsonl())
-        atomic_write_text(path.with_suffix(".csv"), self.to_frame().to_csv(index=False))
+        atomic_write_text(path, self.to_jsonl(timings=False))
+        frame = pd.DataFrame([_row_dict(r, False) for r in self.rows])
+        atomic_write_text(path.with_suffix(".csv"), frame.to_csv(index=False))
         return path
 
     @classmethod

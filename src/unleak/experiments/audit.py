@@ -8,40 +8,50 @@ is a thin layer over it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os
-import platform
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
-from pydantic import Field, ValidationError, model_validator
 
 from unleak import models, recipes
-from unleak._io import atomic_write_json, atomic_write_text, staged_dir
-from unleak._version import __version__
+from unleak._io import (
+    atomic_write_json,
+    atomic_write_text,
+    check_output,
+    staged_dir,
+    without_timings,
+)
 from unleak.data import Dataset
 from unleak.data import load as load_data
-from unleak.data.core import validate_forget_set
-from unleak.errors import ConfigError
 from unleak.evaluation.results import ResultRow, Results
-from unleak.experiments.cases import ModelCase, null_case, original_of, unlearned_case
+from unleak.evaluation.verdict import Verdict
+from unleak.experiments.audit_config import AuditConfig, Normalization, load_config
+from unleak.experiments.cases import (
+    ModelCase,
+    defended_case,
+    null_case,
+    original_of,
+    unlearned_case,
+)
+from unleak.experiments.environment import environment, now
 from unleak.experiments.harness import AttackContext, attack_case
 from unleak.experiments.model_cache import ModelCache
-from unleak.experiments.settings import ExperimentConfig, load_config_file
+from unleak.experiments.own import audit_own
 from unleak.report.html import write_report
-from unleak.training import Callback, TrainConfig
+from unleak.training import Callback
 
 if TYPE_CHECKING:
     import pandas as pd  # imported where used: pandas costs a second at start-up
 
 log = logging.getLogger(__name__)
+
+__all__ = ["RUN_LAYOUT", "AuditConfig", "AuditResult", "Normalization", "audit", "load_config"]
 
 RUN_LAYOUT = {
     "config.yaml": "the resolved configuration",
@@ -53,57 +63,6 @@ RUN_LAYOUT = {
     "summary.json": "ASR per (method, attack, decider), chance, efficacy, false-positive rate",
     "report.html": "self-contained report: tables, score plots, prototypes, threat models",
 }
-
-
-class AuditConfig(ExperimentConfig):
-    """Everything an audit does. Unknown keys, bad values and impossible combinations are refused
-    before any work starts."""
-
-    dataset: str = "digits"
-    model: str | None = Field(None, description="architecture; default per data set")
-    arch_args: dict[str, Any] = Field(default_factory=dict)
-    checkpoint: str | None = Field(None, description="original model to load instead of training")
-    forget: list[int] | None = Field(None, description="classes to forget; default: chosen by seed")
-    num_forget: int = Field(
-        1, ge=1, description="how many classes the seed picks when forget is unset"
-    )
-    seed: int = Field(0, ge=0, lt=2**63)
-    train: dict[str, Any] = Field(
-        default_factory=dict, description="training overrides (epochs, lr...)"
-    )
-    cache: bool = Field(False, description="reuse trained models from the cache ($UNLEAK_CACHE)")
-
-    @model_validator(mode="after")
-    def _combinations(self) -> AuditConfig:
-        if self.forget is not None and len(self.forget) != len(set(self.forget)):
-            raise ValueError("forget lists a class twice")
-        if self.forget is not None and not self.forget:
-            raise ValueError("forget is empty; name at least one class or leave it unset")
-        try:  # settings are checked now, not after the original has trained
-            TrainConfig(**self.train)
-        except ValidationError as exc:
-            e = exc.errors()[0]
-            raise ValueError(f"train.{'.'.join(map(str, e['loc']))}: {e['msg']}") from None
-        self.check_unlearn(self.dataset, self.model)
-        self.check_shadow(self.dataset)
-        return self
-
-    def resolve_forget(self, num_classes: int) -> tuple[int, ...]:
-        """The forget set: as given, or ``num_forget`` classes drawn with the seed."""
-        if self.forget is not None:
-            return validate_forget_set(self.forget, num_classes)
-        if self.num_forget >= num_classes:
-            raise ConfigError(
-                f"num_forget={self.num_forget} with {num_classes} classes",
-                f"forget at most {num_classes - 1}",
-            )
-        gen = torch.Generator().manual_seed(self.seed)
-        return tuple(sorted(torch.randperm(num_classes, generator=gen)[: self.num_forget].tolist()))
-
-
-def load_config(path: str | os.PathLike[str] | None = None, **overrides: Any) -> AuditConfig:
-    """An :class:`AuditConfig` from a YAML file and/or keyword overrides, or a one-line error."""
-    return load_config_file(AuditConfig, path, "audit", **overrides)
 
 
 class Reporter:
@@ -131,6 +90,8 @@ class AuditResult:
     timings: dict[str, float] = field(default_factory=dict)
     dataset: str = ""
     model: str = ""
+    verdicts: dict[str, Verdict] = field(default_factory=dict)  # your own models: the verdict
+    class_names: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per attack result, as a pandas DataFrame."""
@@ -139,28 +100,6 @@ class AuditResult:
     def summary(self) -> pd.DataFrame:
         """ASR per (method, attack, decider) beside chance, efficacy and false-positive rate."""
         return self.rows.summary()
-
-
-def environment(seed: int, timings: dict[str, float], started: str) -> dict[str, Any]:
-    """Versions, machine, seed and seconds per stage: what a run records beside its results."""
-    import numpy
-    import sklearn
-
-    return {
-        "unleak": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "seed": seed,
-        "started": started,
-        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "seconds": timings,
-    }
 
 
 class _Laps:
@@ -181,12 +120,16 @@ def audit(
 ) -> AuditResult:
     """Run an audit and, with ``out``, write its run directory (layout: ``RUN_LAYOUT``)."""
     config = config or AuditConfig()
+    if out is not None:
+        check_output(out, "dir", "--out")
     rep = reporter or Reporter()
-    started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    started = now()
     lap = _Laps()
 
     # ------------------------------------------------------------ validate with the data in hand
     data = load_data(config.dataset, config.data_root)
+    if config.unlearned:
+        return _audit_own(config, data, out, rep, lap, started)
     arch = config.model or recipes.default_model(data.name, data.input_shape)
     forget = config.resolve_forget(data.num_classes)
     if config.checkpoint:
@@ -276,6 +219,28 @@ def audit(
             rep.advance()
         lap("null models")
 
+        # -------------------------------------------------------- defences
+        defences = config.build_defences()
+        if defences:
+            rep.stage("defences", len(cases) * len(defences))
+        defended: list[ModelCase] = []
+        for case in cases:
+            for defence in defences:
+                try:
+                    d = defended_case(case, defence, data, config.seed + 3)
+                    defended.append(d)
+                    if case.kind == "unlearned" and defence.kind == "weights":
+                        eff[f"{case.method}+{defence.name}"] = d.efficacy
+                except Exception as exc:  # a failed defence is a result, not a crash
+                    log.warning("defence %s on %s failed: %s", defence.name, case.method, exc)
+                    if case.kind == "unlearned":
+                        eff[f"{case.method}+{defence.name}"] = {
+                            "error": f"{type(exc).__name__}: {exc}"
+                        }
+                rep.advance()
+        cases += defended
+        lap("defences")
+
         # -------------------------------------------------------- attack
         specs = config.all_specs()
         ctx = AttackContext.of(config, data, arch, config.seed, original.model)
@@ -286,18 +251,21 @@ def audit(
             case_rows, case_details = attack_case(case, specs, ctx)
             rows.extend(case_rows)
             for name, d in case_details.items():
-                details[f"{case.kind}:{case.method}:{name}"] = d
+                tag = f"{case.method}+{case.defence_name}" if case.defence else case.method
+                details[f"{case.kind}:{tag}:{name}"] = d
             rep.advance()
         for method, e in eff.items():
             if "error" in e:
+                base, _, defence = method.partition("+")
                 rows.append(
                     ResultRow(
                         data.name,
                         arch,
-                        method,
+                        base,
                         "unlearned",
                         list(forget),
                         config.seed,
+                        defence=defence,
                         error=e["error"],
                     )
                 )
@@ -313,6 +281,39 @@ def audit(
             lap.timings,
             data.name,
             arch,
+            class_names=data.class_names,
+        )
+        if run_dir is not None:
+            write_run(result, run_dir, data, lap, started)
+    return result
+
+
+def _audit_own(
+    config: AuditConfig,
+    data: Dataset,
+    out: str | os.PathLike[str] | None,
+    rep: Reporter,
+    lap: _Laps,
+    started: str,
+) -> AuditResult:
+    with staged_dir(out) if out is not None else _no_dir() as run_dir:
+        rows, eff, details, verdict = audit_own(config, data, rep.stage, rep.advance)
+        lap("attack")
+        forget = tuple(sorted(config.forget or ()))
+        where = Path(out) if out is not None else None
+        model = config.model_def or "checkpoint"
+        result = AuditResult(
+            config,
+            forget,
+            rows,
+            eff,
+            where,
+            details,
+            lap.timings,
+            data.name,
+            model,
+            verdict,
+            data.class_names,
         )
         if run_dir is not None:
             write_run(result, run_dir, data, lap, started)
@@ -334,20 +335,23 @@ def write_run(result: AuditResult, run_dir: Path, data: Dataset, lap: _Laps, sta
         ),
     )
     result.rows.save(run_dir / "results.jsonl")
-    atomic_write_json(run_dir / "efficacy.json", result.efficacy)
-    summary = result.summary()
+    atomic_write_json(run_dir / "efficacy.json", without_timings(result.efficacy))
+    summary = result.summary().drop(columns=["seconds"], errors="ignore")
     atomic_write_json(
         run_dir / "summary.json",
         {
             "forget": list(result.forget),
             "dataset": data.name,
             "model": result.model,
+            "verdict": {path: v.to_dict() for path, v in result.verdicts.items()},
             "rows": json.loads(summary.to_json(orient="records")) if not summary.empty else [],
         },
     )
     write_report(result, run_dir / "report.html", data=data)
     lap("report")
-    atomic_write_json(run_dir / "env.json", environment(config.seed, lap.timings, started))
+    atomic_write_json(
+        run_dir / "env.json", environment(seed=config.seed, started=started, seconds=lap.timings)
+    )
 
 
 class _no_dir:

@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torch import nn
 
 from unleak import models
 from unleak.data.core import Dataset
+from unleak.defences import Defence
 from unleak.errors import ConfigError
-from unleak.evaluation import efficacy
+from unleak.evaluation import Efficacy, efficacy
 from unleak.experiments.model_cache import ModelCache, Original, train_config_for
 from unleak.models.checkpoint import load_extra
 from unleak.training import Callback, TrainConfig
@@ -44,6 +45,11 @@ class ModelCase:
     kind: str = "unlearned"  # or "null"
     efficacy: dict[str, Any] = field(default_factory=dict)
     run: dict[str, Any] = field(default_factory=dict)  # how it was unlearned
+    defence: Defence | None = None  # applied after unlearning (weights or outputs)
+
+    @property
+    def defence_name(self) -> str:
+        return self.defence.name if self.defence is not None else ""
 
 
 def needs_updates(methods: Sequence[str]) -> bool:
@@ -143,3 +149,20 @@ def null_case(
 ) -> ModelCase:
     """A null model (nothing forgotten) of ``kind``: see :meth:`ModelCache.null`."""
     return ModelCase(cache.null(original, data, kind, seed), kind, (), "null", {})
+
+
+def defended_case(case: ModelCase, defence: Defence, data: Dataset, seed: int) -> ModelCase:
+    """``case`` with ``defence`` applied: a new model for a weights defence (its efficacy measured
+    again, beside the same ``rt`` reference), the same model behind hardened outputs otherwise."""
+    if defence.kind == "outputs":
+        return replace(case, defence=defence)
+    model = defence.apply(case.model, data.train, case.forget, seed)
+    info = dict(case.efficacy)
+    if case.forget:
+        ref = case.efficacy.get("reference")
+        eff = efficacy(
+            model, data.test, case.forget, reference=Efficacy.from_dict(ref) if ref else None
+        )
+        info.update(eff.to_dict())
+        info["before_defence"] = {k: case.efficacy.get(k) for k in ("forget_acc", "retain_acc")}
+    return replace(case, model=model, efficacy=info, defence=defence)

@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from unleak import attacks as atk
 from unleak.data.core import Dataset, Split
-from unleak.errors import ConfigError
+from unleak.errors import UnleakError
 from unleak.evaluation.metrics import chance
 from unleak.evaluation.results import ResultRow, Results
 from unleak.experiments.attackers import build_attack, handle
@@ -31,13 +32,14 @@ from unleak.experiments.settings import (
     DEFAULT_SHADOW,
     AttackSpec,
     ExperimentConfig,
+    KnowledgePolicy,
     check_shadow,
 )
 from unleak.experiments.shadow import shadow_calibration
 
 log = logging.getLogger(__name__)
 
-KNOWN_PER_CLASS = 100  # samples per known class the param-dot attacker holds
+KNOWN_PER_CLASS = KnowledgePolicy().per_class  # samples per class an attacker knows
 
 
 @dataclass
@@ -54,7 +56,9 @@ class AttackContext:
     data_root: str | os.PathLike[str] | None = None
     shadow: str | None = None
     shadow_options: dict[str, Any] = field(default_factory=dict)
-    known_classes: tuple[int, ...] | None = None  # None: half the retained ones, by seed
+    known: KnowledgePolicy = field(default_factory=KnowledgePolicy)
+    known_classes: tuple[int, ...] | None = None  # given by the user: overrides the policy
+    truth_known: bool = True  # False for your own models: no class is handed out by the truth
     calibrations: dict[tuple, Any] = field(default_factory=lambda: _CALIBRATIONS)
 
     @classmethod
@@ -77,6 +81,7 @@ class AttackContext:
             num_forgotten_known=config.num_forgotten_known,
             data_root=config.data_root,
             shadow=config.shadow,
+            known=config.knowledge,
             **extra,
         )
 
@@ -92,15 +97,20 @@ class AttackContext:
             shadow=shadow,
         )
 
-    def _known_data(self, forget: tuple[int, ...]) -> Split:
-        if self.known_classes is None:
-            return atk.attacker_split(self.data.train, forget, seed=self.seed)
-        bad = sorted(set(self.known_classes) & set(forget))
-        if bad:
-            raise ConfigError(
-                f"known classes {bad} are forgotten ones", "list retained classes only"
-            )
-        return self.data.train.per_class_sample(KNOWN_PER_CLASS, self.known_classes, self.seed)
+    def _known_data(self, forget: tuple[int, ...]) -> Split | None:
+        """Samples of the classes the attacker believes were kept: the ones given, else (when the
+        harness knows the truth) chosen by the knowledge policy."""
+        k, pol = self.data.num_classes, self.known
+        source = self.data.train if pol.samples == "train" else self.data.test
+        if self.known_classes is not None:
+            return source.per_class_sample(pol.per_class, self.known_classes, seed=self.seed)
+        if not self.truth_known:
+            return None
+        pool = [c for c in range(k) if pol.known_from == "any" or c not in forget]
+        n = max(1, round(pol.fraction * len(pool)))
+        gen = torch.Generator().manual_seed(self.seed)
+        chosen = sorted(pool[i] for i in torch.randperm(len(pool), generator=gen)[:n].tolist())
+        return source.per_class_sample(pol.per_class, chosen, seed=self.seed)
 
 
 # Shadow calibrations are costly (tens of shadow models) and depend only on the attack, the
@@ -123,22 +133,27 @@ def attack_case(
         cls = first.attack_class
         if cls.needs_original and ctx.original is None:
             continue
+        hardened = case.defence is not None and case.defence.kind == "outputs"
+        if hardened and cls.requires != atk.Access.QUERIES:
+            continue  # output hardening does not reach weights or gradients: see the undefended row
         try:
             attack = build_attack(
                 first, ctx.knowledge(case.forget), num_forgotten=m or 1, decider=cls.default_decider
             )
             start = time.perf_counter()
             budget = attack.query_budget(ctx.query_budget)
-            target = handle(cls.requires, case.model, ctx.data, budget)
+            target = handle(cls.requires, case.model, ctx.data, budget, case.defence)
             orig = (
-                handle(cls.requires, ctx.original, ctx.data, budget)
+                handle(cls.requires, ctx.original, ctx.data, budget, case.defence)
                 if cls.needs_original and ctx.original is not None
                 else None
             )
             feats = attack.evidence(target, orig)
             evidence_seconds = time.perf_counter() - start
         except Exception as exc:  # one attack failing must not sink the others
-            log.warning("%s on %s failed: %s", first.attack, case.method, exc)
+            # a refusal of the input (missing knowledge, labels-only outputs) is expected: info
+            level = logging.INFO if isinstance(exc, UnleakError) else logging.WARNING
+            log.log(level, "%s on %s failed: %s", first.attack, case.method, exc)
             for spec in members:
                 rows.append(_row(case, spec, ctx, error=f"{type(exc).__name__}: {exc}"))
             continue
@@ -173,6 +188,7 @@ def attack_case(
                     predicted=list(result.predicted),
                     scores=[None if not math.isfinite(s) else s for s in result.scores],
                     candidates=list(result.candidates),
+                    features={k: [round(v, 5) for v in vs] for k, vs in result.features.items()},
                     chance=chance(len(result.candidates), m) if m else math.nan,
                     queries=result.queries,
                     seconds=result.seconds,
@@ -216,6 +232,7 @@ def _row(case: ModelCase, spec: AttackSpec, ctx: AttackContext, **fields: Any) -
         kind=case.kind,
         forget=list(case.forget),
         seed=ctx.seed,
+        defence=case.defence_name,
         attack=spec.attack,
         decider=fields.pop("decider", spec.decider_name),
         criterion=spec.criterion,

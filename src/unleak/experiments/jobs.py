@@ -20,12 +20,14 @@ from torch import nn
 from unleak import attacks as atk
 from unleak import data as data_mod
 from unleak import models, recipes
-from unleak._io import atomic_write_json, staged_dir
+from unleak._io import atomic_write_json, check_output, staged_dir
 from unleak.data.core import Dataset, parse_classes
+from unleak.defences import build_defence
 from unleak.errors import ConfigError
 from unleak.evaluation import Efficacy
 from unleak.experiments.attackers import build_attack, handle
-from unleak.experiments.cases import original_of, unlearned_case
+from unleak.experiments.cases import defended_case, original_of, unlearned_case
+from unleak.experiments.environment import environment
 from unleak.experiments.harness import KNOWN_PER_CLASS
 from unleak.experiments.model_cache import ModelCache, train_config_for
 from unleak.experiments.settings import CALIBRATED, DEFAULT_SHADOW, AttackSpec, check_shadow
@@ -33,7 +35,7 @@ from unleak.experiments.shadow import shadow_calibration
 from unleak.models.checkpoint import load_state
 from unleak.models.inference import accuracy
 from unleak.models.userdef import load_user_model
-from unleak.training import Callback, History, TrainConfig, fit
+from unleak.training import Callback, History, TrainConfig, check_seed, fit
 from unleak.unlearning import method_spec
 from unleak.unlearning.au import UpdateRecorder
 
@@ -79,6 +81,9 @@ def train_original(
     the batch, for amnesiac unlearning (``au``): of all epochs, or of the last ``record_epochs``;
     ``class_pure`` makes those epochs use single-class batches (see ``unleak.unlearning.au``).
     """
+    check_seed(seed)
+    if out is not None:
+        check_output(out, "dir", "--out")
     data = dataset if isinstance(dataset, Dataset) else data_mod.load(dataset, data_root)
     arch = model or recipes.default_model(data.name, data.input_shape)
     args = recipes.arch_args(data.name, arch, data.input_shape, arch_args)
@@ -123,13 +128,19 @@ def train_original(
             extra={
                 "train_accuracy": result.train_acc,
                 "test_accuracy": result.test_acc,
-                "train_seconds": result.seconds,
                 "updates_recorded_epochs": recorded,
                 "updates_class_pure": bool(recorded and class_pure),
             },
             tensors={"updates": result.updates.to_tensors()} if result.updates else None,
         )
+        write_run_record(out, {"train_seconds": result.seconds})
     return result
+
+
+def write_run_record(out: str | os.PathLike[str], timings: dict[str, Any]) -> None:
+    """``out/run.json``: when and how fast, on what; kept apart from the results, which the seed
+    alone determines."""
+    atomic_write_json(Path(out) / "run.json", {**environment(), **timings})
 
 
 # --------------------------------------------------------------------------- unlearn
@@ -158,14 +169,29 @@ def unlearn_checkpoint(
     overrides: dict[str, Any] | None = None,
     data_root: str | os.PathLike[str] | None = None,
     reference: bool = True,
+    defence: str | None = None,
+    defence_settings: dict[str, Any] | None = None,
     callbacks: Sequence[Callback] = (),
     out: str | os.PathLike[str] | None = None,
 ) -> UnlearnResult:
     """Load a checkpoint, unlearn ``forget`` with ``method``, measure efficacy, optionally save.
 
     With ``reference``, ``rt`` is run on the same forget set too and its efficacy is attached.
+    ``defence`` (a weights defence such as ``decoy``) is applied to the unlearned model; the
+    efficacy is then the defended model's, with the undefended one under ``before_defence``.
     """
     method_spec(method)  # unknown names fail before any work
+    check_seed(seed)
+    if out is not None:
+        check_output(out, "dir", "--out")
+    guard = None
+    if defence is not None:
+        guard = build_defence(defence, **(defence_settings or {}))
+        if guard.kind != "weights":
+            raise ConfigError(
+                f"{defence} hardens the query interface, it does not change a model",
+                "give it to `unleak attack --defence` or an audit's defences",
+            )
     if out is not None and Path(out).resolve() == _folder(checkpoint).resolve():
         raise ConfigError(
             f"--out {out} is the original's own folder", "write the unlearned model elsewhere"
@@ -190,6 +216,9 @@ def unlearn_checkpoint(
         reference=reference,
         callbacks=callbacks,
     )
+    if guard is not None:
+        case = defended_case(case, guard, data, seed + 3)
+        case.run["defence"] = guard.describe()
     eff = Efficacy.from_dict(case.efficacy)
     result = UnlearnResult(case.model, method, case.forget, eff, case.run)
     if out is not None:
@@ -203,6 +232,7 @@ def unlearn_checkpoint(
                 extra={"unlearning": case.run, "original": str(Path(checkpoint))},
             )
             atomic_write_json(Path(tmp) / "efficacy.json", eff.to_dict())
+            write_run_record(tmp, {"unlearn_seconds": result.seconds})
         result.out = Path(out)
     return result
 
@@ -227,9 +257,15 @@ def load_target_model(
     if arch and model_def:
         raise ConfigError("both --arch and --model-def given", "give one of them")
     if model_def:
-        return load_user_model(model_def, weights, **(model_args or {}))
+        return load_user_model(
+            model_def,
+            weights,
+            input_shape=data.input_shape,
+            num_classes=data.num_classes,
+            **(model_args or {}),
+        )
+    folder = _folder(weights)
     if arch:
-        folder = _folder(weights)
         meta_args: dict[str, Any] = {}
         if (folder / "model.json").is_file():
             meta = models.read_metadata(folder)
@@ -239,9 +275,22 @@ def load_target_model(
                 )
             meta_args = dict(meta.arch_args)
         net = models.build(arch, data, seed=None, **{**meta_args, **(model_args or {})})
-        file = weights if Path(weights).suffix == ".safetensors" else folder / "model.safetensors"
+        file = weights if Path(weights).is_file() else folder / "model.safetensors"
         return load_state(net, file).eval()
-    return models.load(weights)
+    path = Path(weights)
+    if path.is_file() and not (folder / "model.json").is_file():
+        raise ConfigError(
+            f"{path} is a weights file with no architecture beside it",
+            "give your model class with --model-def PATH.py:CLASS (or a zoo model with --arch)",
+        )
+    meta = models.read_metadata(folder)
+    if tuple(meta.input_shape) != data.input_shape or meta.num_classes != data.num_classes:
+        raise ConfigError(
+            f"{folder} holds a model of {meta.num_classes} classes of {tuple(meta.input_shape)}, "
+            f"{data.name} has {data.num_classes} of {data.input_shape}",
+            "give the data set the model was trained on (--dataset)",
+        )
+    return models.load(folder)
 
 
 @dataclass
@@ -268,6 +317,8 @@ def attack_model(
     num_forgotten: int | None = None,
     original: str | os.PathLike[str] | None = None,
     shadow: str | None = None,
+    defence: str | None = None,
+    defence_settings: dict[str, Any] | None = None,
     data_root: str | os.PathLike[str] | None = None,
     seed: int = 0,
 ) -> AttackOutcome:
@@ -276,9 +327,19 @@ def attack_model(
     The attacker gets exactly the knowledge the attack declares: ``known_classes`` (classes you
     know were retained) become labelled samples of those classes for ``param-dot``; ``oracle``
     gets the test split (forbidden data: a bound); calibrated deciders (``youden``, ``tree``) run
-    shadow experiments on ``shadow``, never on the target's data set.
+    shadow experiments on ``shadow``, never on the target's data set. ``defence`` names the
+    output hardening of the target's query interface (``top-k``, ``round``, ``label-only``).
     """
     spec = AttackSpec(attack=attack, decider=decider, criterion=criterion, params=params or {})
+    hardening = None
+    if defence is not None:
+        hardening = build_defence(defence, **(defence_settings or {}))
+        if hardening.kind != "outputs":
+            raise ConfigError(
+                f"{defence} changes a model's weights; the model you attack already holds them",
+                "give an output hardening (top-k, round, label-only), or apply the defence with "
+                "`unleak unlearn --defence`",
+            )
     cls = spec.attack_class
     data = data_mod.load(dataset, data_root)
     if num_forgotten is not None and not 1 <= num_forgotten < data.num_classes:
@@ -318,7 +379,7 @@ def attack_model(
         )
     attack_obj = build_attack(spec, knowledge, num_forgotten=num_forgotten, calibration=calibration)
     budget = attack_obj.query_budget(atk.DEFAULT_QUERY_BUDGET)
-    target = handle(cls.requires, target_model, data, budget)
-    orig = handle(cls.requires, original_model, data, budget) if original_model else None
+    target = handle(cls.requires, target_model, data, budget, hardening)
+    orig = handle(cls.requires, original_model, data, budget, hardening) if original_model else None
     result = attack_obj.run(target, original=orig)
     return AttackOutcome(result, data, str(weights))

@@ -24,6 +24,7 @@ from unleak import models, recipes
 from unleak.cache import cache_root, fingerprint, key_of
 from unleak.data.core import Dataset
 from unleak.errors import ConfigError
+from unleak.experiments.nulls import build_null, check_null_kind, null_config
 from unleak.models.checkpoint import load_extra
 from unleak.training import Callback, TrainConfig, fit
 from unleak.unlearning import config_for, run_unlearning
@@ -55,7 +56,8 @@ def train_config_for(
     except Exception as exc:  # pydantic's ValidationError: report the first problem in one line
         errors = getattr(exc, "errors", None)
         first = errors()[0] if callable(errors) else None
-        where = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else exc
+        msg = first["msg"].removeprefix("Value error, ") if first else ""
+        where = f"{'.'.join(str(p) for p in first['loc'])}: {msg}" if first else exc
         raise ConfigError(f"training configuration is invalid: {where}", "fix that value") from exc
 
 
@@ -209,32 +211,19 @@ class ModelCache:
 
     # ---------------------------------------------------------------- nulls
     def null(self, original: Original, data: Dataset, kind: str, seed: int) -> nn.Module:
-        """A model from which nothing was removed: the original itself, or the original after
-        the same kind of update as ``kind`` with every class kept (``rt``: a new seed)."""
+        """A model from which nothing was removed, of ``kind`` (see :mod:`.nulls`)."""
         if kind == "original":
             return original.model
         arch = getattr(original.model, "unleak_arch", {}).get("arch")
-        if kind == "rt":
-            cfg: TrainConfig = original.config.model_copy(update={"seed": seed + 7919})
-        else:
-            ucfg = config_for(kind, data.name, arch, None, data.input_shape)
-            cfg = TrainConfig(
-                **{k: v for k, v in ucfg.model_dump().items() if k in TrainConfig.model_fields}
-            )
-            cfg = cfg.model_copy(update={"seed": seed})
+        cfg = null_config(check_null_kind(kind), original.config, data, arch, seed)
         spec = {"kind": "null", "original": original.key, "null": kind, "config": cfg.model_dump()}
         key = key_of(spec)
         if key in self._memo:
             return self._memo[key]
         model = self._load(spec)
         if model is None:
-            model = (
-                models.fresh_copy(original.model, cfg.seed)
-                if kind == "rt"
-                else models.clone(original.model)
-            )
-            fit(model, data.train, cfg)
+            model = build_null(kind, original.model, original.config, data, cfg)
             self.trained += 1
-            self._save(spec, model.cpu().eval(), dataset=data.name, seed=seed)
+            self._save(spec, model, dataset=data.name, seed=seed)
         self._memo[key] = model
         return model

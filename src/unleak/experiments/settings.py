@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -18,11 +18,14 @@ from pydantic import (
 )
 
 from unleak import attacks as atk
+from unleak.defences import Defence, build_defence
 from unleak.errors import ConfigError
 from unleak.evaluation.results import label_of
+from unleak.experiments.nulls import check_null_kind
 from unleak.unlearning import config_for, method_names
 
 DEFAULT_ATTACKS = (
+    "probe-reach/kmeans",
     "param-diff/kmeans",
     "param-dot/kmeans",
     "wb-inversion/threshold",
@@ -32,7 +35,6 @@ DEFAULT_ATTACKS = (
 )
 DEFAULT_BASELINES = ("chance", "oracle", "before-after")
 DEFAULT_METHODS = ("rt", "ft", "rl", "au", "ng")
-NULL_KINDS = ("original", "rt", "ft", "rl", "au", "ng")
 CALIBRATED = ("youden", "tree")  # deciders that learn from shadow experiments
 DEFAULT_SHADOW = "digits"  # the embedded data set: every attacker owns it
 
@@ -103,6 +105,25 @@ class AttackSpec(BaseModel):
         return (self.attack, repr(sorted(self.params.items())))
 
 
+class KnowledgePolicy(BaseModel):
+    """How the harness, which knows the truth, equips attackers that hold labelled data of classes
+    they believe were kept (``param-dot``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    known_from: Literal["kept", "any"] = Field(
+        "kept",
+        description="draw the known classes among the kept ones (the threat model), or among all "
+        "classes (the attacker's belief may be wrong: a known class may have been forgotten)",
+    )
+    samples: Literal["train", "test"] = Field(
+        "train",
+        description="training members of those classes, or non-members (test samples)",
+    )
+    fraction: float = Field(0.5, gt=0, lt=1, description="share of the classes known")
+    per_class: int = Field(100, ge=1, le=100_000, description="samples per known class")
+
+
 class ExperimentConfig(BaseModel):
     """Settings of every experiment: methods, attacks, null models, budgets, overrides.
 
@@ -127,14 +148,23 @@ class ExperimentConfig(BaseModel):
         default_factory=dict, description="per-method overrides of the recipes"
     )
     shadow: str | None = Field(None, description="data set for shadow calibration (youden, tree)")
+    knowledge: KnowledgePolicy = Field(default_factory=KnowledgePolicy)
+    defences: list[str] = Field(
+        default_factory=list,
+        description="defences applied after unlearning, each measured on its own beside none",
+    )
+    defence_settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="settings per defence, e.g. {top-k: {k: 3}}"
+    )
     device: str = "cpu"
 
     @field_validator("methods")
     @classmethod
     def _methods(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(method_names()))
+        known = method_names(variants=True)
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(method_names())}")
+            raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(known)}")
         if len(set(value)) != len(value):
             raise ValueError("a method is listed twice")
         return value
@@ -142,10 +172,31 @@ class ExperimentConfig(BaseModel):
     @field_validator("null_models")
     @classmethod
     def _nulls(cls, value: list[str]) -> list[str]:
-        unknown = sorted(set(value) - set(NULL_KINDS))
-        if unknown:
-            raise ValueError(f"unknown null model(s) {unknown}; known: {', '.join(NULL_KINDS)}")
+        for kind in value:
+            try:
+                check_null_kind(kind)
+            except ConfigError as exc:
+                raise ValueError(exc.problem) from None
+        if len(set(value)) != len(value):
+            raise ValueError("a null model is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _defences(self) -> ExperimentConfig:
+        if len(set(self.defences)) != len(self.defences):
+            raise ValueError("a defence is listed twice")
+        bad = sorted(set(self.defence_settings) - set(self.defences))
+        if bad:
+            raise ValueError(f"defence_settings for {bad}, which are not among the defences")
+        try:
+            self.build_defences()
+        except ConfigError as exc:
+            raise ValueError(exc.problem) from None
+        return self
+
+    def build_defences(self) -> list[Defence]:
+        """The defences, built with their settings (each one is measured on its own)."""
+        return [build_defence(n, **self.defence_settings.get(n, {})) for n in self.defences]
 
     def all_specs(self) -> list[AttackSpec]:
         """Every attack and baseline the experiment runs on each model."""

@@ -26,155 +26,36 @@ from typing import Any, Literal
 
 import torch
 import yaml
-from pydantic import Field, field_validator, model_validator
 
 from unleak import data as data_mod
-from unleak import recipes
-from unleak._io import atomic_write_text
-from unleak._version import __version__
-from unleak.cache import key_of
-from unleak.data.core import Dataset, random_forget_sets
+from unleak import models
+from unleak._io import atomic_write_text, check_output
+from unleak.data.core import Dataset
+from unleak.defences import build_defence
 from unleak.errors import ConfigError
 from unleak.evaluation.results import ResultRow, Results
-from unleak.experiments.cases import null_case, original_of, unlearned_case
+from unleak.experiments.cases import defended_case, null_case, original_of, unlearned_case
 from unleak.experiments.harness import AttackContext, attack_case
 from unleak.experiments.model_cache import ModelCache
-from unleak.experiments.settings import AttackSpec, ExperimentConfig, load_config_file
 from unleak.experiments.sweep_executors import run_pool, run_ray
+from unleak.experiments.sweep_grid import RunSpec, SweepConfig, expand, load_sweep_config
 from unleak.experiments.sweep_store import ResultStore
 from unleak.report.tables import sweep_report
-from unleak.unlearning import config_for
+from unleak.unlearning import method_names
 
 log = logging.getLogger(__name__)
 
-
-class SweepConfig(ExperimentConfig):
-    """A grid of experiments. Unknown keys and bad values are refused."""
-
-    name: str = "sweep"
-    datasets: list[str] = Field(default_factory=lambda: ["digits"], min_length=1)
-    models: list[str | None] = Field(
-        default_factory=lambda: [None], description="None: per data set"
-    )
-    forget_sizes: list[int] = Field(default_factory=lambda: [1])
-    sets_per_size: int = Field(
-        10, ge=1, description="forget sets per size (size 1: single classes)"
-    )
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    null_models: list[str] = Field(default_factory=lambda: ["original", "rt", "ft", "au"])
-    query_curve: list[int] = Field(default_factory=list, description="extra bb-genetic budgets")
-    num_forgotten_known: bool = True
-    threads: int = Field(
-        1,
-        ge=1,
-        le=256,
-        description="torch threads per run: on the CPU, results depend on how float sums are "
-        "split across threads, so every executor and worker count uses the same number",
-    )
-    train: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="overrides per data set"
-    )
-
-    @field_validator("forget_sizes")
-    @classmethod
-    def _sizes(cls, value: list[int]) -> list[int]:
-        if not value or min(value) < 1:
-            raise ValueError("forget sizes must be at least 1")
-        return value
-
-    @model_validator(mode="after")
-    def _overrides(self) -> SweepConfig:
-        for dataset in self.datasets:
-            self.check_unlearn(dataset, None)
-        return self
-
-    def all_specs(self) -> list[AttackSpec]:
-        """The experiment's attacks, then bb-genetic once more per extra budget of the curve."""
-        curve = [
-            AttackSpec(attack="bb-genetic", criterion="threshold", params={"query_budget": b})
-            for b in self.query_curve
-        ]
-        return [*super().all_specs(), *curve]
-
-
-def load_sweep_config(path: str | os.PathLike[str]) -> SweepConfig:
-    return load_config_file(SweepConfig, path, "sweep")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One model to attack; ``key`` identifies it (and its attacks) across restarts."""
-
-    dataset: str
-    model: str
-    seed: int
-    kind: str  # "unlearned" or "null"
-    method: str  # unlearning method, or null kind
-    forget: tuple[int, ...]
-    key: str = ""
-
-    def describe(self) -> str:
-        what = (
-            f"{self.method} forget {list(self.forget)}"
-            if self.kind == "unlearned"
-            else f"null {self.method}"
-        )
-        return f"{self.dataset}/{self.model} seed {self.seed}: {what}"
-
-
-def expand(config: SweepConfig) -> list[RunSpec]:
-    """Every run of the grid, in a stable order."""
-
-    specs_key = [s.model_dump() for s in config.all_specs()]
-    common = {
-        "version": __version__,
-        "attacks": specs_key,
-        "query_budget": config.query_budget,
-        "known": config.num_forgotten_known,
-        "unlearn": config.unlearn,
-        "shadow": config.shadow,
-    }
-    runs: list[RunSpec] = []
-    for dataset in config.datasets:
-        if dataset.startswith("npz:"):
-            loaded = data_mod.load(dataset, config.data_root)
-            num_classes, shape = loaded.num_classes, loaded.input_shape
-        else:
-            num_classes, shape = len(data_mod.spec(dataset).class_names), None
-        for model in config.models:
-            arch = model or recipes.default_model(dataset, shape)
-            # keys hold the resolved recipes: editing recipes.yaml makes new runs, not stale hits
-            resolved = {
-                "train": {
-                    **recipes.train_recipe(dataset, arch, shape),
-                    **config.train.get(dataset, {}),
-                },
-                "arch_args": recipes.arch_args(dataset, arch, shape, None),
-                "unlearn": {
-                    m: config_for(m, dataset, arch, config.unlearn.get(m), shape).model_dump()
-                    for m in {*config.methods, "rt", *config.null_models} - {"original"}
-                },
-            }
-            for seed in config.seeds:
-                base = {**common, "dataset": dataset, "model": arch, "seed": seed, **resolved}
-                for kind in config.null_models:
-                    r = RunSpec(dataset, arch, seed, "null", kind, ())
-                    runs.append(_keyed(r, base))
-                for forget in random_forget_sets(
-                    num_classes, config.forget_sizes, config.sets_per_size, seed
-                ):
-                    for method in config.methods:
-                        r = RunSpec(dataset, arch, seed, "unlearned", method, forget)
-                        runs.append(_keyed(r, base))
-    return runs
-
-
-def _keyed(run: RunSpec, base: dict[str, Any]) -> RunSpec:
-    key = key_of({**base, "kind": run.kind, "method": run.method, "forget": list(run.forget)})
-    return RunSpec(run.dataset, run.model, run.seed, run.kind, run.method, run.forget, key)
-
-
-# ----------------------------------------------------------------------------- one run
+__all__ = [
+    "RunSpec",
+    "SweepConfig",
+    "SweepOutcome",
+    "check_sweep",
+    "expand",
+    "load_results",
+    "load_sweep_config",
+    "report",
+    "run_sweep",
+]
 
 
 def execute_run(
@@ -210,6 +91,9 @@ def _execute_run(
                 overrides=config.unlearn.get(run.method),
                 rt_overrides=config.unlearn.get("rt"),
             )
+        if run.defence:
+            settings = config.defence_settings.get(run.defence, {})
+            case = defended_case(case, build_defence(run.defence, **settings), data, run.seed + 3)
         ctx = AttackContext.of(
             config,
             data,
@@ -239,10 +123,21 @@ def _data(name: str, root: str | None) -> Dataset:
     return _DATA[key]
 
 
+def check_sweep(config: SweepConfig, out: str | os.PathLike[str] | None = None) -> list[RunSpec]:
+    """Every run of the grid, after checking every name, recipe, forget set and architecture,
+    and that a store already in ``out`` is one of ours: nothing is written before this passes."""
+    if out is not None and (Path(out) / "results.sqlite").exists():
+        ResultStore(Path(out) / "results.sqlite", create=False).close()
+    runs = expand(config)
+    for dataset, model in sorted({(r.dataset, r.model) for r in runs}):
+        models.build(model, _data(dataset, config.data_root), seed=0)
+    return runs
+
+
 def _original(config: SweepConfig, cache: ModelCache, data: Dataset, model: str, seed: int) -> Any:
     overrides = {**config.train.get(data.name, {}), "device": config.device}
     methods = [*config.methods, *config.null_models]
-    methods = [m for m in methods if m != "original"]
+    methods = [m for m in methods if m in method_names(variants=True)]
     return original_of(cache, data, model, seed, methods=methods, overrides=overrides)
 
 
@@ -293,7 +188,8 @@ def run_sweep(
     Without ``resume`` a directory that already holds results is refused (so nothing is mixed by
     accident); with it, finished runs are skipped. ``cache_root`` defaults to ``out/cache``.
     """
-    out = Path(out)
+    out = check_output(out, "dir", "--out")
+    runs = check_sweep(config, out)
     out.mkdir(parents=True, exist_ok=True)
     cache = str(cache_root) if cache_root is not None else str(out / "cache")
     resolved = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
@@ -315,7 +211,6 @@ def run_sweep(
             f"{out} was started with a different configuration", "resume with the same config"
         )
     atomic_write_text(cfg_path, resolved)
-    runs = expand(config)
     todo = [r for r in runs if r.key not in done][:limit]
     config_json = config.model_dump_json()
     start = time.perf_counter()
@@ -354,7 +249,7 @@ def run_sweep(
 
 def load_results(out: str | os.PathLike[str]) -> Results:
     """Every result row of the sweep in ``out``."""
-    store = ResultStore(Path(out) / "results.sqlite")
+    store = ResultStore(Path(out) / "results.sqlite", create=False)
     try:
         return store.rows()
     finally:

@@ -15,27 +15,59 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from unleak.errors import DataError
 from unleak.evaluation.results import ResultRow, Results, json_ready
+
+SCHEMA = {
+    "runs": ["key", "spec", "seconds", "error", "finished"],
+    "rows": ["run_key", "idx", "row"],
+}
 
 
 class ResultStore:
-    """SQLite results, one transaction per run: a run is recorded with all its rows, or not."""
+    """SQLite results, one transaction per run: a run is recorded with all its rows, or not.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``create=False`` opens an existing store only. A file that is not SQLite, or a database with
+    other tables, is refused in one line (never overwritten).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise DataError(f"no results store {self.path}", "point at a sweep directory")
+        if self.path.exists() and not self.path.is_file():
+            raise DataError(f"{self.path} is not a file", "remove it or use another --out")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        with self.conn:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, spec TEXT NOT NULL, "
-                "seconds REAL, error TEXT, finished TEXT)"
-            )
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS rows (run_key TEXT NOT NULL, idx INTEGER NOT NULL, "
-                "row TEXT NOT NULL, PRIMARY KEY (run_key, idx))"
-            )
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=60)
+            tables = {
+                name: [c[1] for c in self.conn.execute(f"PRAGMA table_info({name})")]
+                for (name,) in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'"
+                )
+            }
+            foreign = {t: c for t, c in tables.items() if SCHEMA.get(t) != c}
+            if foreign:
+                raise DataError(
+                    f"{self.path} is a database of something else (tables {sorted(foreign)})",
+                    "point at a results.sqlite written by unleak sweep, or use another --out",
+                )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            with self.conn:
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS runs (key TEXT PRIMARY KEY, spec TEXT NOT NULL, "
+                    "seconds REAL, error TEXT, finished TEXT)"
+                )
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS rows (run_key TEXT NOT NULL, "
+                    "idx INTEGER NOT NULL, row TEXT NOT NULL, PRIMARY KEY (run_key, idx))"
+                )
+        except sqlite3.DatabaseError as exc:
+            raise DataError(
+                f"{self.path} is not a readable results store ({exc})",
+                "restore it from a backup, or start the sweep in a new --out",
+            ) from None
 
     def done(self) -> set[str]:
         return {k for (k,) in self.conn.execute("SELECT key FROM runs")}
@@ -63,10 +95,16 @@ class ResultStore:
         return True
 
     def rows(self) -> Results:
-        return Results(
-            json.loads(r)
-            for (r,) in self.conn.execute("SELECT row FROM rows ORDER BY run_key, idx")
-        )
+        try:
+            return Results(
+                json.loads(r)
+                for (r,) in self.conn.execute("SELECT row FROM rows ORDER BY run_key, idx")
+            )
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise DataError(
+                f"{self.path} holds rows that are not unleak results ({exc})",
+                "restore it, or rerun the sweep in a new --out",
+            ) from None
 
     def runs(self) -> list[dict[str, Any]]:
         out = []

@@ -6,19 +6,21 @@ code. Names and shapes are checked against the architecture the metadata names.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
+import pickle
+import zipfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
-from unleak._io import atomic_write_json, staged_dir
+from unleak._io import atomic_write_json, staged_dir, without_timings
 from unleak._version import __version__
 from unleak.errors import ModelError
+from unleak.models.userclass import PREFIX
 from unleak.models.zoo import build
 
 WEIGHTS = "model.safetensors"
@@ -37,13 +39,16 @@ class CheckpointMeta(BaseModel):
     format_version: Literal[1] = 1
     arch: str
     arch_args: dict[str, JSONScalar | list[JSONScalar]] = Field(default_factory=dict)
-    input_shape: tuple[int, int, int]
+    input_shape: tuple[
+        Annotated[int, Field(ge=1, le=16)],
+        Annotated[int, Field(ge=1, le=4096)],
+        Annotated[int, Field(ge=1, le=4096)],
+    ]
     num_classes: int = Field(ge=2, le=100_000)
     dataset: str | None = None
     seed: int | None = None
     train_config: dict[str, Any] | None = None
     unleak_version: str = ""
-    created: str = ""
     files: dict[str, str] = Field(default_factory=dict)  # extra safetensors files, by role
 
 
@@ -77,9 +82,8 @@ def save(
         seed=seed,
         train_config=train_config,
         unleak_version=__version__,
-        created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         files={role: f"{role}.safetensors" for role in (tensors or {})},
-        **(extra or {}),
+        **without_timings(extra or {}),
     )
     out = Path(out)
     with staged_dir(out) as tmp:
@@ -123,25 +127,71 @@ def read_metadata(path: str | os.PathLike[str]) -> CheckpointMeta:
         ) from exc
 
 
-def read_tensors(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Read a safetensors file, turning any failure into a one-line :class:`ModelError`."""
-    from safetensors.torch import load_file
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+STATE_KEYS = ("state_dict", "model_state_dict", "model")  # common wrappers around a state_dict
 
+
+def read_tensors(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """Read weights: safetensors, or a state_dict saved with ``torch.save`` (``.pt``, ``.pth``),
+    loaded with ``weights_only=True`` so that no pickled code can run. Any failure is a one-line
+    :class:`ModelError`."""
     p = Path(path)
     if not p.is_file():
-        raise ModelError(f"no weights file {p}", "check the path")
+        raise ModelError(
+            f"no weights file {p}" if not p.is_dir() else f"{p} is a folder, not a weights file",
+            "give a .safetensors or .pt file (or a checkpoint folder where one is expected)",
+        )
+    if p.suffix.lower() in TORCH_SUFFIXES or zipfile.is_zipfile(p):
+        return _read_torch_state(p)
+    from safetensors.torch import load_file  # imported where used: start-up time
+
     try:
         return load_file(str(p), device="cpu")
     except Exception as exc:  # safetensors raises its own error type, OSError or ValueError
         raise ModelError(
             f"{p} is not a safetensors file "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:100]})",
-            "give weights saved with safetensors (pickled .pt files are refused on purpose)",
+            "give weights saved with safetensors, or a state_dict saved with torch.save as .pt",
         ) from exc
 
 
+def _read_torch_state(p: Path) -> dict[str, torch.Tensor]:
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelError(
+            f"{p} holds objects that weights-only loading refuses (a full pickle, which could "
+            "run code)",
+            "save the state_dict only: torch.save(model.state_dict(), path)",
+        ) from exc
+    except Exception as exc:  # zip, EOF and format errors of torch.load
+        raise ModelError(
+            f"{p} is not a readable torch.save file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:100] if str(exc) else ''})",
+            "save the state_dict with torch.save(model.state_dict(), path)",
+        ) from exc
+    if isinstance(obj, dict) and len(obj) >= 1 and not _is_state(obj):
+        inner = [obj[k] for k in STATE_KEYS if isinstance(obj.get(k), dict)]
+        obj = inner[0] if inner else obj
+    if not isinstance(obj, dict) or not _is_state(obj):
+        raise ModelError(
+            f"{p} holds a {type(obj).__name__}, not a state_dict of tensors",
+            "save the state_dict: torch.save(model.state_dict(), path)",
+        )
+    if obj and all(k.startswith("module.") for k in obj):  # saved from nn.DataParallel
+        obj = {k.removeprefix("module."): v for k, v in obj.items()}
+    return dict(obj)
+
+
+def _is_state(obj: dict) -> bool:
+    return bool(obj) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
+    )
+
+
 def load_state(model: nn.Module, weights: str | os.PathLike[str]) -> nn.Module:
-    """Load a safetensors file into ``model`` after checking every name and shape."""
+    """Load weights (see :func:`read_tensors`) into ``model`` after checking every name and
+    shape."""
     state = read_tensors(weights)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -172,10 +222,30 @@ def load_state(model: nn.Module, weights: str | os.PathLike[str]) -> nn.Module:
     return model
 
 
-def load(path: str | os.PathLike[str]) -> nn.Module:
-    """Rebuild a zoo model from a checkpoint folder (or its ``model.safetensors``)."""
+def load(path: str | os.PathLike[str], model_def: str | None = None) -> nn.Module:
+    """Rebuild a model from a checkpoint folder (or its ``model.safetensors``).
+
+    A checkpoint of a class of your own (architecture ``user:...``) is rebuilt from
+    ``model_def``, which you give: the checkpoint's own record of the file is never imported.
+    """
     folder = _dir_of(path)
     meta = read_metadata(folder)
+    if meta.arch.startswith(PREFIX):
+        if model_def is None:
+            raise ModelError(
+                f"{folder} holds a model of your own class ({meta.arch.removeprefix(PREFIX)})",
+                "pass its definition again (--model-def PATH.py:CLASS): a checkpoint never names "
+                "code to run",
+            )
+        model = build(
+            PREFIX + model_def.removeprefix(PREFIX),
+            input_shape=meta.input_shape,
+            num_classes=meta.num_classes,
+            seed=None,
+            **meta.arch_args,
+        )
+        load_state(model, folder / WEIGHTS)
+        return model.eval()
     model = build(
         meta.arch,
         input_shape=meta.input_shape,

@@ -17,6 +17,7 @@ from torch import nn
 
 from unleak.data.core import Dataset
 from unleak.errors import ModelError, unknown_name
+from unleak.models.userclass import PREFIX, build_user
 
 Shape = tuple[int, int, int]
 Builder = Callable[..., nn.Module]
@@ -253,7 +254,16 @@ def build(
 
     The model normalises with the data set's channel statistics; ``seed`` fixes its initial
     weights. The architecture and its arguments are kept on the model for checkpoints.
+    ``user:PATH.py:CLASS`` builds a class of your own instead (see :mod:`.userclass`); it does
+    its own normalisation.
     """
+    if name.startswith(PREFIX):
+        if data is not None:
+            input_shape = input_shape or data.input_shape
+            num_classes = num_classes or data.num_classes
+        return build_user(
+            name, input_shape=input_shape, num_classes=num_classes, seed=seed, **arch_args
+        )
     spec = arch_spec(name)
     defaults = arch_defaults(name)
     unknown = sorted(set(arch_args) - set(defaults) - {"mean", "std"})

@@ -113,8 +113,43 @@ def _cell(r: ResultRow) -> tuple[str, str]:
     return (f"{pred} hit", "hit") if r.hit else (f"{pred} miss", "miss")
 
 
-def _name(kind: str, method: str) -> str:
-    return f"{method} (null)" if kind == "null" else method
+def _name(kind: str, method: str, defence: str = "") -> str:
+    tag = f"{method}+{defence}" if defence else method
+    return f"{tag} (null)" if kind == "null" else tag
+
+
+def verdict_section(result: Any, names: Any) -> list[str]:
+    """The verdict of an audit of your own models, first on the page."""
+    verdicts = getattr(result, "verdicts", None) or {}
+    if not verdicts:
+        return []
+    out = ["<h2 id='verdict'>Verdict</h2>"]
+    for path, v in verdicts.items():
+        css = "hit" if v.leaked else ("err" if v.suspected else "miss")
+        out.append(
+            f'<p class="{css}"><b>{html.escape(path)}</b>: {html.escape(v.sentence(list(names)))}'
+            "</p>"
+        )
+        rows = [
+            [
+                html.escape(f"{c} ({names[c]})" if c < len(names) else str(c)),
+                html.escape(n.attack),
+                html.escape(n.access),
+                f"{n.queries}",
+                "unmeasured" if n.fpr_n == 0 else f"{100 * n.fpr:.0f}% of {n.fpr_n}",
+                "-" if n.fpr_n == 0 else f"{100 * n.fpr_hi:.0f}%",
+            ]
+            for c, namings in sorted(v.classes.items())
+            for n in namings
+        ]
+        if rows:
+            heads = ["class", "named by", "access", "queries", "FPR on nulls", "FPR 95% upper"]
+            out.append(_table(heads, rows))
+        for label, error in v.failed.items():
+            out.append(
+                f'<p class="note">{html.escape(label)} did not run: {html.escape(error)}</p>'
+            )
+    return out
 
 
 def render(result: Any, data: Any = None) -> str:
@@ -123,9 +158,10 @@ def render(result: Any, data: Any = None) -> str:
     rows = [r for r in result.rows if r.attack]
     names = data.class_names if data is not None else [str(i) for i in range(100)]
     arch = result.model
-    forgot = ", ".join(f"{c} ({html.escape(names[c])})" for c in result.forget)
+    forgot = ", ".join(f"{c} ({html.escape(names[c])})" for c in result.forget) or "not given"
     parts = [
         f"<h1>unleak audit: {html.escape(cfg.dataset)}</h1>",
+        *verdict_section(result, names),
         f'<p id="setup">Data set <b>{html.escape(cfg.dataset)}</b>, model <b>{html.escape(arch)}'
         f"</b>, forgotten classes <b>{forgot}</b>, seed {cfg.seed}. {INTRO}</p>",
     ]
@@ -139,9 +175,9 @@ def render(result: Any, data: Any = None) -> str:
         eff_rows.append(
             [
                 html.escape(method),
-                _fmt(e["forget_acc"]),
-                _fmt(e["retain_acc"]),
-                _fmt(e["test_acc"]),
+                _fmt(e.get("forget_acc")),
+                _fmt(e.get("retain_acc")),
+                _fmt(e.get("test_acc")),
                 _fmt(ref.get("forget_acc")),
                 _fmt(ref.get("retain_acc")),
                 _fmt(e.get("seconds"), 1),
@@ -160,13 +196,13 @@ def render(result: Any, data: Any = None) -> str:
     parts.append(_table(heads, eff_rows))
 
     labels = list(dict.fromkeys(r.label for r in rows))
-    models_ = list(dict.fromkeys((r.kind, r.method) for r in rows))
-    index = {(r.kind, r.method, r.label): r for r in rows}
+    models_ = list(dict.fromkeys((r.kind, r.method, r.defence) for r in rows))
+    index = {(r.kind, r.method, r.defence, r.label): r for r in rows}
     grid, classes = [], []
-    for kind, method in models_:
-        line, cls = [html.escape(_name(kind, method))], [""]
+    for kind, method, defence in models_:
+        line, cls = [html.escape(_name(kind, method, defence))], [""]
         for label in labels:
-            r = index.get((kind, method, label))
+            r = index.get((kind, method, defence, label))
             text, css = _cell(r) if r else ("", "")
             line.append(text)
             cls.append(css)
@@ -220,9 +256,9 @@ def render(result: Any, data: Any = None) -> str:
     )
     for label in labels:
         panels = [
-            (_name(kind, method), r.scores, r.forget, r.predicted)
-            for kind, method in models_
-            if (r := index.get((kind, method, label))) and not r.error and r.scores
+            (_name(kind, method, defence), r.scores, r.forget, r.predicted)
+            for kind, method, defence in models_
+            if (r := index.get((kind, method, defence, label))) and not r.error and r.scores
         ]
         if panels:
             svgs = "".join(svg_bars(*p) for p in panels)

@@ -5,7 +5,17 @@
 """
 
 # Importing the method modules registers them.
-from unleak.unlearning import au, ft, ng, rl, rt  # noqa: F401
+from unleak.unlearning import (  # noqa: F401
+    au,
+    boundary_shrink,
+    ft,
+    l1_sparse,
+    ng,
+    rl,
+    rt,
+    salun,
+    scrub,
+)
 from unleak.unlearning.base import (
     MethodSpec,
     UnlearnConfig,
@@ -17,6 +27,7 @@ from unleak.unlearning.base import (
     register_method,
     run_unlearning,
     unlearn,
+    variant_names,
 )
 
 __all__ = [
@@ -30,4 +41,5 @@ __all__ = [
     "register_method",
     "run_unlearning",
     "unlearn",
+    "variant_names",
 ]

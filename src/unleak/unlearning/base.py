@@ -48,7 +48,8 @@ class MethodSpec:
     """A registered method: its function, its config class, and what it needs beyond the data.
 
     ``needs_updates``: the parameter updates recorded while the original trained (amnesiac);
-    the harness loads or records them only for such methods.
+    the harness loads or records them only for such methods. ``null_ok``: the method's own step
+    runs with an empty forget split (a null model of that method: nothing to forget).
     """
 
     name: str
@@ -56,36 +57,50 @@ class MethodSpec:
     config_cls: type[UnlearnConfig]
     description: str
     needs_updates: bool = False
+    null_ok: bool = False
 
 
 _METHODS: dict[str, MethodSpec] = {}
 
 
 def register_method(
-    name: str, config_cls: type[UnlearnConfig], description: str, *, needs_updates: bool = False
+    name: str,
+    config_cls: type[UnlearnConfig],
+    description: str,
+    *,
+    needs_updates: bool = False,
+    null_ok: bool = False,
 ) -> Callable[[Method], Method]:
     """Register an unlearning method under ``name``."""
 
     def deco(fn: Method) -> Method:
         if name in _METHODS:
             raise ValueError(f"unlearning method {name!r} is registered twice")
-        _METHODS[name] = MethodSpec(name, fn, config_cls, description, needs_updates)
+        _METHODS[name] = MethodSpec(name, fn, config_cls, description, needs_updates, null_ok)
         return fn
 
     return deco
 
 
-def method_names() -> list[str]:
-    return sorted(_METHODS)
+def method_names(*, variants: bool = False) -> list[str]:
+    """Registered methods (and, with ``variants``, the named recipes ``METHOD@VARIANT``)."""
+    return sorted(_METHODS) + (variant_names() if variants else [])
+
+
+def variant_names() -> list[str]:
+    """Named recipes of ``recipes.yaml`` (``variants:``), e.g. ``ng@chance``."""
+    return sorted(recipes.variants())
 
 
 def method_spec(name: str) -> MethodSpec:
-    try:
-        return _METHODS[name]
-    except KeyError:
+    """The registered method of ``name``; ``METHOD@VARIANT`` names a recipe of that method."""
+    base, _, variant = name.partition("@")
+    if base not in _METHODS or (variant and name not in recipes.variants()):
         raise ConfigError(
-            unknown_name("unlearning method", name, method_names()), "pick one of those methods"
-        ) from None
+            unknown_name("unlearning method", name, method_names(variants=True)),
+            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`)",
+        )
+    return _METHODS[base]
 
 
 def config_for(
@@ -95,11 +110,15 @@ def config_for(
     overrides: dict[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
 ) -> UnlearnConfig:
-    """The recipe's configuration of ``method`` for ``dataset``/``model``, with ``overrides``."""
+    """The recipe's configuration of ``method`` for ``dataset``/``model``, with ``overrides``.
+
+    A variant ``METHOD@VARIANT`` is the method's recipe with the variant's settings on top.
+    """
     spec = method_spec(method)
     values: dict[str, Any] = {}
     table = recipes.lookup("unlearn", dataset or "default", model, input_shape)
-    values.update(table.get(method, {}) if isinstance(table.get(method), dict) else {})
+    for key in dict.fromkeys((spec.name, method)):
+        values.update(table.get(key, {}) if isinstance(table.get(key), dict) else {})
     values.update(overrides or {})
     try:
         return spec.config_cls(**values)

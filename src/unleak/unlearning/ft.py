@@ -17,7 +17,7 @@ class FTConfig(UnlearnConfig):
     pass
 
 
-@register_method("ft", FTConfig, "fine-tune the original on the retained data")
+@register_method("ft", FTConfig, "fine-tune the original on the retained data", null_ok=True)
 def fine_tune(
     model: nn.Module, retain: Split, forget: Split, config: FTConfig, ctx: UnlearnContext
 ) -> TrainRun:

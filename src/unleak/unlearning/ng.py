@@ -45,6 +45,13 @@ class NGConfig(UnlearnConfig):
         ge=0,
         description="weight of a descent term on a retained batch (NegGrad+); 0 = pure ascent",
     )
+    temperature: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="ascend on the cross-entropy of logits / T: at T = 1 (plain ng) a class the "
+        "model is sure of gives no gradient (its softmax saturates); T > 1 keeps one",
+    )
     freeze_norm: bool = True  # forget-only batches would drag batch-norm statistics off the data
     grad_clip: float | None = Field(5.0, gt=0)
 
@@ -84,7 +91,12 @@ class ForgetGuard(Callback):
 
 
 def ascent_loss(
-    retain: Split, weight: float, batch_size: int, gen: torch.Generator, only_correct: bool
+    retain: Split,
+    weight: float,
+    batch_size: int,
+    gen: torch.Generator,
+    only_correct: bool,
+    temperature: float = 1.0,
 ) -> LossFn:
     """``-CE`` on the forget batch, plus ``weight * CE`` on a random retained batch if weight > 0.
 
@@ -96,7 +108,7 @@ def ascent_loss(
         model: nn.Module, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         logits = model(x)
-        ce = F.cross_entropy(logits, y, reduction="none")
+        ce = F.cross_entropy(logits / temperature, y, reduction="none")
         if only_correct:
             ce = ce * (logits.detach().argmax(1) == y)
         value = -ce.mean()
@@ -120,6 +132,11 @@ def negative_gradient(
         probe, stop_at if config.early_stop else None, config.check_every, config.max_loss
     )
     loss = ascent_loss(
-        retain, config.retain_weight, config.batch_size, gen, config.ascent_on == "correct"
+        retain,
+        config.retain_weight,
+        config.batch_size,
+        gen,
+        config.ascent_on == "correct",
+        config.temperature,
     )
     return fit(model, forget, config, loss=loss, callbacks=[guard, *ctx.callbacks])

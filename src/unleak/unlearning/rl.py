@@ -35,7 +35,12 @@ def random_labels(
     return (forget.y + torch.randint(1, k, (len(forget),), generator=gen)) % k
 
 
-@register_method("rl", RLConfig, "fine-tune on randomly relabelled forget data plus retained data")
+@register_method(
+    "rl",
+    RLConfig,
+    "fine-tune on randomly relabelled forget data plus retained data",
+    null_ok=True,
+)
 def random_label(
     model: nn.Module, retain: Split, forget: Split, config: RLConfig, ctx: UnlearnContext
 ) -> TrainRun:

@@ -1,0 +1,173 @@
+"""Audit your own models: a net unleak never saw (examples/own_model.py, plain PyTorch), its
+original and an rt-unlearned copy saved with torch.save; the verdict names the forgotten class
+and gives no false positive on the untouched original. Also: the folder reader, the 80-column
+table, --normalize."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+import unleak as ul
+from unleak.cli import render
+from unleak.errors import ConfigError, DataError, ModelError
+from unleak.experiments.audit import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "own_model.py"
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """The README's example, run as a user would: the script, then `unleak audit`."""
+    out = tmp_path_factory.mktemp("own")
+    subprocess.run([sys.executable, str(EXAMPLE), str(out)], check=True, timeout=600)
+    cmd = [
+        sys.executable,
+        "-m",
+        "unleak.cli",
+        "audit",
+        "--model-def",
+        f"{EXAMPLE}:OwnNet",
+        "--dataset",
+        f"npz:{out / 'digits.npz'}",
+        "--original",
+        str(out / "original.pt"),
+        "--unlearned",
+        str(out / "unlearned.pt"),
+        "--unlearned",
+        str(out / "original.pt"),  # the untouched original, audited as if unlearned
+        "--out",
+        str(out / "audit"),
+    ]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=900, env={"COLUMNS": "80", **_env()}
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+def test_the_verdict_finds_the_class_and_no_false_positive(own):
+    out, stdout = own
+    summary = json.loads((out / "audit" / "summary.json").read_text())
+    verdict = summary["verdict"]
+    unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
+    assert verdict[unlearned]["leaked"] == [3]
+    assert verdict[original]["leaked"] == []
+    namings = verdict[unlearned]["classes"]["3"]
+    assert namings and all(n["fpr_n"] == 5 for n in namings)  # measured on 5 nulls of yours
+    assert any(n["attack"].startswith("probe-reach") and n["clean"] for n in namings)
+    assert "param-dot/kmeans" in verdict[unlearned]["failed"]  # needs --known-classes: said
+    # the verdict comes first, in the terminal and in the report
+    text = " ".join(stdout.split())
+    assert text.startswith(f"{unlearned}: LEAKS: class 3 by reach")
+    html = (out / "audit" / "report.html").read_text()
+    assert html.index("id='verdict'") < html.index('id="setup"')
+
+
+def test_the_verdict_text():
+    from unleak.evaluation.verdict import Naming, Verdict
+
+    clean = Naming("probe-reach/kmeans", "queries", 4000, 0.0, 5, 0.43)
+    noisy = Naming("param-diff/kmeans", "weights", 0, 0.4, 5, 0.77)
+    v = Verdict("m.pt", leaked=[3], suspected=[7], classes={3: [clean], 7: [noisy]}, nulls=5)
+    assert v.sentence(["a", "b", "c", "cat", "e", "f", "g", "h"]) == (
+        "LEAKS: class 3 (cat) by probe-reach/kmeans (each FPR 0/5 on your nulls, <= 43%); "
+        "suspected: 7 (h)"
+    )
+    none = Verdict("m.pt", tried=["probe-reach/kmeans"], nulls=5)
+    assert none.sentence().startswith("no leak found by 1 attack readings (probe-reach/kmeans)")
+    assert v.to_dict()["classes"]["3"][0]["clean"] is True
+
+
+def test_the_terminal_table_fits_80_columns(own):
+    _, stdout = own
+    lines = stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "…" not in stdout
+
+
+def test_the_demo_table_fits_80_columns(tmp_path):
+    from unleak.experiments.audit import audit, load_config
+
+    result = audit(
+        load_config(
+            None,
+            forget=[3],
+            methods=["rt", "ng"],
+            null_models=["original"],
+            train={"epochs": 3},
+            unlearn={"rt": {"epochs": 3}},
+        )
+    )
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(render.audit_table(result))
+    text = console.export_text()
+    assert "…" not in text and all(len(line) <= 80 for line in text.splitlines())
+    assert "rt" in text and "original (null)" in text
+
+
+def test_folder_data_in_imagefolder_layout(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for c in ("cat", "dog", "emu"):
+        (tmp_path / "pets" / c).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pets" / c / f"{i}.png")
+    data = ul.data.load(f"folder:{tmp_path / 'pets'}")
+    assert data.class_names == ("cat", "dog", "emu") and data.input_shape == (1, 8, 8)
+    assert len(data.train) + len(data.test) == 18 and set(data.test.y.tolist()) == {0, 1, 2}
+    # mixed sizes, an unreadable image, an empty class: one line each, naming the file
+    Image.fromarray(np.zeros((9, 8), np.uint8)).save(tmp_path / "pets" / "emu" / "big.png")
+    with pytest.raises(DataError, match=r"big.png is 8x9 but the first image is 8x8"):
+        ul.data.load(f"folder:{tmp_path / 'pets'}")
+    (tmp_path / "pets" / "emu" / "big.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"big.png is not a readable image"):
+        ul.data.load(f"folder:{tmp_path / 'pets'}")
+    (tmp_path / "pets" / "emu" / "big.png").unlink()
+    (tmp_path / "pets" / "fox").mkdir()
+    with pytest.raises(DataError, match=r"fox holds no image"):
+        ul.data.load(f"folder:{tmp_path / 'pets'}")
+
+
+def test_normalize_wraps_a_model_trained_on_normalised_inputs(own):
+    out, _ = own
+    spec = importlib.util.spec_from_file_location("own_model", EXAMPLE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    net = module.OwnNet()
+    net.load_state_dict(torch.load(out / "original.pt", weights_only=True))
+    wrapped = ul.models.userdef.with_normalization(net, [0.5], [0.25])
+    x = torch.rand(4, 1, 8, 8)
+    torch.testing.assert_close(wrapped(x), net((x - 0.5) / 0.25))
+    assert ul.models.head(wrapped) is net.classifier
+    with pytest.raises(ConfigError, match="normalize needs as many std"):
+        load_config(None, unlearned=["x.pt"], normalize={"mean": [0.1, 0.2], "std": [0.3]})
+
+
+def test_a_full_pickle_is_refused_and_a_state_dict_accepted(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+    torch.save(net.state_dict(), tmp_path / "state.pt")
+    torch.save({"state_dict": net.state_dict(), "epoch": 3}, tmp_path / "wrapped.pt")
+    torch.save(net, tmp_path / "whole.pt")  # a full pickle: would run code when loaded
+    for name in ("state.pt", "wrapped.pt"):
+        tensors = ul.models.checkpoint.read_tensors(tmp_path / name)
+        assert set(tensors) == set(net.state_dict())
+    with pytest.raises(ModelError, match="weights-only loading refuses"):
+        ul.models.checkpoint.read_tensors(tmp_path / "whole.pt")
