@@ -136,6 +136,7 @@ def main() -> dict[str, Any]:
                         "reading": feature,
                         "decider": decider,
                         "constant": constant,
+                        "absolute": absolute,
                         "asr": round(asr, 4),
                         "fpr": round(fpr, 4),
                         "n": n,

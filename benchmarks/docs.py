@@ -434,15 +434,16 @@ def targets_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
 
 
 def reach_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
-    """How far apart param-diff's ``reach`` puts forgotten and kept classes: the cut's evidence."""
-    from unleak.attacks.param_diff import REACH_CUT
+    """How far apart probe-reach's ``reach`` puts forgotten and kept classes: the cut's evidence."""
+    from unleak.attacks.probe_reach import REACH_CUT
 
     rows = []
     for name, (_title, df) in frames.items():
-        g = df[(df["label"] == "param-diff/kmeans") & df["error"].isna()]
+        g = df[df["label"].str.startswith("probe-reach/") & df["error"].isna()]
+        g = g.drop_duplicates("run_key")  # one evidence per model: every decider reads it
         forgotten, kept = [], []
-        for forget, scores in zip(g["forget"], g["scores"], strict=True):
-            for c, v in enumerate(scores):
+        for forget, features in zip(g["forget"], g["features"], strict=True):
+            for c, v in enumerate((features or {}).get("reach", [])):
                 (forgotten if c in set(forget) else kept).append(v)
         if not forgotten or not kept:
             continue
@@ -464,13 +465,12 @@ def reach_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
     if not rows:
         return ""
     return (
-        "\n## Why param-diff's cut is 2 nats (issue 4)\n\n"
-        "`reach` (nats a class's bias must rise before it wins on some unrelated input) of every "
-        "class of every `param-diff` result in the sweeps below: forgotten classes against kept "
+        f"\n## probe-reach's cut, {REACH_CUT:g} nats\n\n"
+        "`reach` (nats a class's logit must rise before it wins on some probe input) of every "
+        "class of every `probe-reach` result in the sweeps below: forgotten classes against kept "
         "ones (classes of unlearned models that were not forgotten, and every class of the null "
-        f"models). The `threshold` decider cuts at `REACH_CUT` = {REACH_CUT:g} nats "
-        "(`src/unleak/attacks/param_diff.py`); `kmeans` names nothing when its upper cluster "
-        "starts below half of it.\n\n"
+        f"models). The cut `REACH_CUT` = {REACH_CUT:g} nats (`src/unleak/attacks/probe_reach.py`) "
+        "was chosen on the development population (docs/protocol.md).\n\n"
         + table(
             [
                 "sweep",
@@ -487,6 +487,17 @@ def reach_section(frames: dict[str, tuple[str, pd.DataFrame]]) -> str:
             rows,
         )
     )
+
+
+def heldout_section() -> str:
+    """The held-out table first (benchmarks/heldout.py), when it has been run."""
+    from benchmarks import heldout
+
+    path = RESULTS / "heldout.json"
+    if not path.is_file():
+        return ""
+    body = heldout.render(json.loads(path.read_text()))
+    return f"{heldout.BEGIN}\n{body}{heldout.END}\n"
 
 
 PARAM = ("param-diff", "param-dot")
@@ -552,7 +563,8 @@ def write_results() -> Path:
     }
     frames = {name: (title, sweep_frame(name)) for name, title in sweeps.items()}
     done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
-    parts = [HEADER, targets_section(done), reach_section(done), training_section()]
+    parts = [HEADER, heldout_section(), targets_section(done), reach_section(done)]
+    parts += [training_section()]
     parts += [demo_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]

@@ -10,6 +10,12 @@ import torch
 
 import unleak as ul
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # one thread per worker (and per process a test starts): workers side by side, not
+    # oversubscribing the cores each of them would otherwise spread over
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -89,7 +89,12 @@ def test_unlearn_writes_model_metadata_and_efficacy(checkpoint, capsys, tmp_path
         out,
     )
     assert code == 0, err
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "model.json", "efficacy.json"}
+    assert {p.name for p in out.iterdir()} == {
+        "model.safetensors",
+        "model.json",
+        "efficacy.json",
+        "run.json",
+    }
     meta = json.loads((out / "model.json").read_text())
     assert meta["unlearning"]["method"] == "ng" and meta["unlearning"]["forget"] == [3, 7]
     assert meta["seed"] == 1 and meta["unlearning"]["config"]["lr"] > 0

@@ -105,18 +105,29 @@ def test_same_seed_gives_byte_identical_results_files(tmp_path):
     assert (a / "orig" / "run.json").is_file()  # the timings, kept apart
 
 
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
 def test_ctrl_c_leaves_nothing_half_written(tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "unleak.cli", "audit", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # a terminal's Ctrl-C: whatever the CI runner left the test process with (a background job
+    # inherits SIGINT ignored), the audit starts with Python's own handler
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not any(tmp_path.glob(".run.*.partial")):
         time.sleep(0.1)  # the audit has started staging its run directory
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr.decode()
+    # 130, or death by SIGINT where the interpreter re-raises the signal at exit after a Ctrl-C
+    # a library caught (seen in about one start in five): a shell reports both as 130
+    assert proc.returncode in (130, -signal.SIGINT), stderr.decode()
     assert "Traceback" not in stderr.decode()
+    assert "interrupted" in stderr.decode()
     assert list(tmp_path.iterdir()) == []  # no run directory, no scratch folder
 
 

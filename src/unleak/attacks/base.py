@@ -9,6 +9,8 @@ An attack declares, as class attributes (the idea of IBM ART's attack classes):
 - ``Params``: its tunable parameters (a pydantic model, validated at construction);
 - ``deciders`` / ``default_decider`` and, for screening attacks, ``criteria``: the readings of its
   evidence (criterion -> main feature and its cut) and ``default_criterion``;
+- ``rule``: its default decision (reading, decider, constant), chosen on the development
+  population by benchmarks/calibrate.py and frozen here (tests/test_protocol.py);
 - ``spends_queries``: its forward passes are counted against a budget (:meth:`query_budget`);
 - ``needs_original``: it also queries the original model (before/after);
 - ``null_guess``: how many classes it names when told nothing was forgotten (chance: 1);
@@ -36,6 +38,25 @@ from unleak.attacks.deciders import Calibration, Decider, make_decider
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
 from unleak.errors import ConfigError, unknown_name
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An attack's default decision rule: which reading of its evidence, which decider, and that
+    decider's one constant. The constant is a cut in the reading's own unit when the reading has a
+    fixed scale (``absolute``), else the decider's robust z (threshold) or gap (kmeans, gap).
+    Chosen on the development population only (docs/protocol.md), never on a reported table."""
+
+    reading: str
+    decider: str
+    constant: float
+    absolute: bool
+
+    def decider_args(self) -> dict[str, float]:
+        """The keyword the decider takes the constant as (none: the cut rides on the evidence)."""
+        if self.absolute:
+            return {}
+        return {"z": self.constant} if self.decider == "threshold" else {"gap": self.constant}
 
 
 @dataclass
@@ -88,12 +109,18 @@ class Attack:
     default_decider: ClassVar[str] = "kmeans"
     criteria: ClassVar[dict[str, tuple[str, float | None]]] = {}
     default_criterion: ClassVar[str | None] = None
+    rule: ClassVar[Rule | None] = None
     spends_queries: ClassVar[bool] = False
     needs_original: ClassVar[bool] = False
     null_guess: ClassVar[int | None] = None
     baseline: ClassVar[bool] = False
     threat: ClassVar[str] = ""
     description: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("rule") is not None:  # the frozen rule is the default: one place
+            cls.default_decider = cls.rule.decider
 
     def __init__(
         self,
@@ -157,9 +184,12 @@ class Attack:
     ) -> Decider:
         """A decider this attack allows (by name, or one passed through)."""
         decider = decider or self.default_decider
+        args: dict[str, float] = {}
         if isinstance(decider, str):
             self.check_decider(decider)
-        return make_decider(decider, num_forgotten=num_forgotten, calibration=calibration)
+            if self.rule is not None and decider == self.rule.decider:
+                args = self.rule.decider_args()
+        return make_decider(decider, num_forgotten=num_forgotten, calibration=calibration, **args)
 
     @classmethod
     def check_decider(cls, decider: str) -> None:

@@ -26,6 +26,7 @@ class BeforeAfter(ProbeReach):
     label = "b/a"
     Params = BeforeAfterParams
     default_decider = "threshold"
+    rule = None  # a baseline: its fixed cut is probe-reach's, never calibrated on its own
     needs_original = True
     baseline = True
     description = "probe the original and the unlearned model; the largest confidence drops"

@@ -340,8 +340,9 @@ def make_decider(
     *,
     num_forgotten: int | None = None,
     calibration: Calibration | None = None,
+    **args: float,
 ) -> Decider:
-    """A decider by name (or pass one through)."""
+    """A decider by name (or pass one through); ``args``: its constants (z, gap, cut)."""
     if isinstance(decider, Decider):
         return decider
     try:
@@ -350,4 +351,4 @@ def make_decider(
         raise ConfigError(
             unknown_name("decider", decider, list(DECIDERS)), "pick one of those"
         ) from None
-    return cls(num_forgotten=num_forgotten, calibration=calibration)
+    return cls(num_forgotten=num_forgotten, calibration=calibration, **args)

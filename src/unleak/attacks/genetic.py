@@ -22,14 +22,18 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from unleak.attacks.access import DEFAULT_QUERY_BUDGET, Access, Queries, Target
-from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
-from unleak.attacks.screening import CRITERIA, screening_features
+from unleak.attacks.screening import criteria_for, screening_features
 from unleak.errors import ConfigError
+
+# chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
+RULE = Rule(reading="confidence", decider="gap", constant=2.0, absolute=True)
+CRITERIA, CRITERION = criteria_for(RULE)
 
 
 class GeneticParams(AttackParams):
-    criterion: Literal["threshold", "entropy", "confidence"] = "threshold"
+    criterion: Literal["threshold", "entropy", "confidence"] = CRITERION  # type: ignore[assignment]
     query_budget: int | None = Field(
         None,
         ge=10,
@@ -54,9 +58,9 @@ class BlackBoxGenetic(Attack):
     label = "bb"
     requires = Access.QUERIES
     Params = GeneticParams
-    default_decider = "threshold"
+    rule = RULE
     criteria = CRITERIA
-    default_criterion = "threshold"
+    default_criterion = CRITERION
     spends_queries = True
     threat = "probability vectors only, every query counted against the budget; no data"
     description = "batched genetic algorithm per class on probability queries, then screening"
@@ -147,4 +151,4 @@ class BlackBoxGenetic(Attack):
             "generations": generations,
             "prototypes": prototypes.numpy().round(4).tolist(),
         }
-        return screening_features(profile, p.criterion, extra, queries, details)
+        return screening_features(profile, p.criterion, extra, queries, details, self.criteria)

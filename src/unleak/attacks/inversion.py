@@ -24,9 +24,13 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from unleak.attacks.access import Access, Gradients, Target
-from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
-from unleak.attacks.screening import CRITERIA, screening_features
+from unleak.attacks.screening import criteria_for, screening_features
+
+# chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
+RULE = Rule(reading="confidence", decider="threshold", constant=0.75, absolute=True)
+CRITERIA, CRITERION = criteria_for(RULE)
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
@@ -36,7 +40,7 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
 
 
 class InversionParams(AttackParams):
-    criterion: Literal["threshold", "entropy", "confidence"] = "threshold"
+    criterion: Literal["threshold", "entropy", "confidence"] = CRITERION  # type: ignore[assignment]
     steps: int = Field(60, ge=1, le=100_000, description="the budget: optimisation steps")
     lr: float = Field(0.1, gt=0)
     restarts: int = Field(8, ge=1, le=256)
@@ -55,9 +59,9 @@ class WhiteBoxInversion(Attack):
     label = "wb"
     requires = Access.GRADIENTS
     Params = InversionParams
-    default_decider = "threshold"
+    rule = RULE
     criteria = CRITERIA
-    default_criterion = "threshold"
+    default_criterion = CRITERION
     threat = "input gradients and outputs; no data at all"
     description = "gradient inversion of one prototype per class, then threshold/entropy screening"
     params: InversionParams
@@ -117,7 +121,7 @@ class WhiteBoxInversion(Attack):
             "trajectory": traj.T.round(5).tolist(),  # per class, confidence at each step
             "prototypes": prototypes.numpy().round(4).tolist(),
         }
-        return screening_features(profile, p.criterion, extra, 0, details)
+        return screening_features(profile, p.criterion, extra, 0, details, self.criteria)
 
 
 def _steps_to(traj: np.ndarray, level: float) -> np.ndarray:

@@ -26,12 +26,15 @@ from pydantic import Field
 
 from unleak.attacks.access import Access, Target, Weights
 from unleak.attacks.auxiliary import AuxCache, Basis, Recipe, fit_head, model_key, network_head
-from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
 from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
 from unleak.data.core import Split
 from unleak.models.inference import predict_logits
+
+# chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
+RULE = Rule(reading="diff", decider="kmeans", constant=0.5, absolute=False)
 
 
 class ParamDiffParams(AttackParams):
@@ -59,7 +62,8 @@ class ParamDiff(Attack):
         "paper": ("diff", None),
         "gain": ("gain", None),
     }
-    default_criterion = "paper"
+    default_criterion = "paper"  # the reading of RULE
+    rule = RULE
     description = "head differences against auxiliary heads built from unrelated data only"
     threat = "weights of the unlearned model; unrelated inputs only (no sample of the task)"
     params: ParamDiffParams

@@ -19,13 +19,15 @@ from pydantic import Field
 
 from unleak.attacks.access import Access, Target, Weights
 from unleak.attacks.auxiliary import AuxCache, Basis, fit_head, model_key, network_head
-from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 
-COS_CUT = 0.3  # cosine; see docs/results.md for the measurement behind it
+# chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
+RULE = Rule(reading="cos", decider="kmeans", constant=0.5, absolute=True)
+COS_CUT = RULE.constant  # cosine
 
 
 class ParamDotParams(AttackParams):
@@ -47,6 +49,7 @@ class ParamDot(Attack):
     label = "p-dot"
     requires = Access.WEIGHTS
     Params = ParamDotParams
+    rule = RULE
     knows = needs = ("known_data",)
     description = "head dot products against auxiliary heads built from some retained classes"
     threat = "weights; labelled samples of some classes known to be kept (never a forgotten one)"

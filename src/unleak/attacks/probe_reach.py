@@ -19,12 +19,14 @@ import torch
 from pydantic import Field
 
 from unleak.attacks.access import Access, Queries, Target
-from unleak.attacks.base import Attack, AttackParams, register_attack
+from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
 from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
 
-REACH_CUT = 2.0  # nats; chosen on the development population (docs/protocol.md)
+# chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
+RULE = Rule(reading="reach", decider="gap", constant=2.5, absolute=True)
+REACH_CUT = RULE.constant  # nats
 
 
 def reach(log_probs: torch.Tensor) -> torch.Tensor:
@@ -48,6 +50,7 @@ class ProbeReach(Attack):
     label = "reach"
     requires = Access.QUERIES
     Params = ProbeReachParams
+    rule = RULE
     knows = ("task", "data_root")
     spends_queries = True
     description = "the logit each class lacks to win on some unrelated probe input"

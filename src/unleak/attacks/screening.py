@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unleak.attacks.base import Rule
 from unleak.attacks.evidence import ClassFeatures
 
 # cuts, fixed on the development population (docs/protocol.md, benchmarks/calibrate.py)
@@ -35,6 +36,15 @@ CRITERIA: dict[str, tuple[str, float | None]] = {
     "entropy": ("entropy", ENTROPY_CUT),
     "confidence": ("confidence", CONFIDENCE_CUT),
 }
+
+
+def criteria_for(rule: Rule) -> tuple[dict[str, tuple[str, float | None]], str]:
+    """The criteria with the frozen rule's cut on its reading, and the criterion it names."""
+    criteria = {
+        name: (main, rule.constant if main == rule.reading else cut)
+        for name, (main, cut) in CRITERIA.items()
+    }
+    return criteria, next(name for name, (main, _) in criteria.items() if main == rule.reading)
 
 
 def log_odds(probs: torch.Tensor) -> torch.Tensor:
@@ -53,6 +63,7 @@ def screening_features(
     extra: dict[str, np.ndarray],
     queries: int,
     details: dict[str, Any],
+    criteria: dict[str, tuple[str, float | None]] = CRITERIA,
 ) -> ClassFeatures:
     """Features of per-class prototypes' final probability profiles (``probs[c]``: K vector)."""
     k = probs.shape[0]
@@ -63,7 +74,7 @@ def screening_features(
     ent = entropy(probs).numpy()
     cols = {"deficit": deficit, "entropy": ent, "confidence": confidence, **extra}
     names = list(cols)
-    main, cut = CRITERIA[criterion]
+    main, cut = criteria[criterion]
     return ClassFeatures(
         values=np.stack([cols[n] for n in names], 1),
         names=names,

@@ -24,8 +24,9 @@ from unleak.errors import UnleakError
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Every problem with the input, the command line included, is one line
-    on stderr, ``error: <problem>; <fix>.``, with exit code 2; Ctrl-C exits 130. Anything else is
-    a bug in unleak: one line and exit code 1, or the traceback with ``--debug``."""
+    on stderr, ``error: <problem>; <fix>.``, with exit code 2; Ctrl-C exits 130 (as a shell
+    reports it). Anything else is a bug in unleak: one line and exit code 1, or the traceback
+    with ``--debug``."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
@@ -40,8 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         _fail(f"{message.rstrip('. ')}; run `{command} --help` for the options", 2)
     except (KeyboardInterrupt, typer.Abort):
-        err.print("interrupted; nothing half-written was kept")
-        sys.exit(130)
+        code = 130
     except UnleakError as exc:
         _fail(str(exc), 2)
     except OSError as exc:  # disk full, no permission, a file where a folder was expected...
@@ -61,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
             "; rerun with --debug for the traceback and report it",
             1,
         )
+    if code == 130:  # typer turns a Ctrl-C inside a command into a returned 130
+        err.print("interrupted; nothing half-written was kept")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -88,11 +88,14 @@ class ModelCache:
     def _path(self, spec: dict[str, Any]) -> Path:
         return self.dir / key_of(spec)
 
-    def _load(self, spec: dict[str, Any]) -> nn.Module | None:
+    def _load(self, spec: dict[str, Any], arch: str | None = None) -> nn.Module | None:
+        """The cached model of ``spec``; ``arch`` names the class of your own it was built from
+        (given in this run's configuration, never read from the cache entry)."""
         path = self._path(spec)
         if self.enabled and (path / models.checkpoint.METADATA).is_file():
+            user = arch if arch and arch.startswith("user:") else None
             try:
-                return models.load(path)
+                return models.load(path, model_def=user)
             except Exception as exc:  # a damaged entry is retrained, never trusted
                 log.warning("discarding cache entry %s: %s", path, exc)
         return None
@@ -129,7 +132,7 @@ class ModelCache:
         key = key_of(spec)
         if key in self._memo:
             return self._memo[key]
-        model = self._load(spec)
+        model = self._load(spec, arch)
         if model is not None:
             tensors = load_extra(self._path(spec), "updates") if record_updates else None
             result = Original(
@@ -184,7 +187,7 @@ class ModelCache:
         key = key_of(spec)
         if key in self._memo:
             return self._memo[key]
-        model = self._load(spec)
+        model = self._load(spec, arch)
         if model is not None:
             meta = models.read_metadata(self._path(spec))
             out = (model, dict(getattr(meta, "unlearning", {}) or {}))
@@ -220,7 +223,7 @@ class ModelCache:
         key = key_of(spec)
         if key in self._memo:
             return self._memo[key]
-        model = self._load(spec)
+        model = self._load(spec, arch)
         if model is None:
             model = build_null(kind, original.model, original.config, data, cfg)
             self.trained += 1

@@ -141,16 +141,21 @@ def read_tensors(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
             f"no weights file {p}" if not p.is_dir() else f"{p} is a folder, not a weights file",
             "give a .safetensors or .pt file (or a checkpoint folder where one is expected)",
         )
-    if p.suffix.lower() in TORCH_SUFFIXES or zipfile.is_zipfile(p):
+    named_safetensors = p.suffix.lower() == ".safetensors"
+    if p.suffix.lower() in TORCH_SUFFIXES or (not named_safetensors and zipfile.is_zipfile(p)):
         return _read_torch_state(p)
     from safetensors.torch import load_file  # imported where used: start-up time
 
     try:
         return load_file(str(p), device="cpu")
     except Exception as exc:  # safetensors raises its own error type, OSError or ValueError
+        why = (
+            "a torch.save zip under a .safetensors name"
+            if zipfile.is_zipfile(p)
+            else f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
+        )
         raise ModelError(
-            f"{p} is not a safetensors file "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:100]})",
+            f"{p} is not a safetensors file ({why})",
             "give weights saved with safetensors, or a state_dict saved with torch.save as .pt",
         ) from exc
 

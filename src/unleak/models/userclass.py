@@ -39,6 +39,8 @@ def _module(path: Path) -> Any:
         raise ModelError(f"cannot import {path}", "give a plain Python file")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
+    # no __pycache__ beside the user's file: an audit writes only where --out says
+    dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         module_spec.loader.exec_module(module)
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from a model file included
@@ -46,6 +48,8 @@ def _module(path: Path) -> Any:
         raise ModelError(
             f"importing {path} failed: {type(exc).__name__}: {exc}", "fix the model file"
         ) from None
+    finally:
+        sys.dont_write_bytecode = dont_write
     return module
 
 

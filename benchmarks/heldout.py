@@ -1,0 +1,355 @@
+"""The held-out table: each attack's frozen rule (benchmarks/calibrate.py, development population
+only) replayed on the stored per-class evidence of every model, development and test population
+side by side. Also the slices of the test population and leakage against utility.
+
+    python -m benchmarks.heldout      # -> benchmarks/results/heldout.json (docs.py renders it)
+
+Populations (docs/protocol.md):
+- development: runs/sweeps/dev-digits, dev-mnist (digits and MNIST, the paper's five methods,
+  seed 0), the only data the constants saw;
+- test: runs/sweeps/test-methods, test-archs, test-defences, and the committed grids mnist
+  (seeds 1 and 2 only: seed 0 is development's) and fashion-mnist (a data set development never
+  saw).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.calibrate import READINGS, rules
+from benchmarks.common import DOCS, RESULTS, ROOT, machine
+from unleak.attacks.evidence import ClassFeatures
+from unleak.evaluation.metrics import chance, wilson
+from unleak.experiments.sweep import load_results
+
+DEV = ("dev-digits", "dev-mnist")
+TEST = ("test-methods", "test-archs", "test-defences", "mnist", "fashion-mnist")
+PAPER = {"rt", "ft", "rl", "au", "ng"}
+
+
+def frozen() -> dict[str, dict[str, Any]]:
+    """The rule chosen per attack on the development population."""
+    cal = json.loads((RESULTS / "calibration.json").read_text())
+    return {a: v["chosen"] for a, v in cal["attacks"].items()}
+
+
+def slice_of(sweep: str, row: Any) -> str | None:
+    """Which part of which population a model belongs to (None: not in the table)."""
+    if sweep in DEV:
+        return "development"
+    if sweep == "mnist" and row.seed == 0:
+        return None  # seed 0 of MNIST is development's
+    if row.defence:
+        return f"defence {row.defence}"
+    if sweep == "test-archs":
+        return f"architecture {row.model.split(':')[-1]}"
+    if row.dataset == "fashion-mnist":
+        return "fashion-mnist (unseen data set)"
+    method = row.method
+    if row.kind == "null":
+        return "paper methods, other seeds" if sweep == "mnist" else "new methods and variants"
+    if "@authors" in method:
+        return "authors' settings"
+    if "@" in method:
+        return "variants that do not kill the class"
+    if method in PAPER:
+        return "paper methods, other seeds"
+    return "new methods (our recipes)"
+
+
+def decide(rule: dict[str, Any], features: dict, candidates: list[int]) -> list[int]:
+    feature, decider, constant = rule["reading"], rule["decider"], rule["constant"]
+    absolute = READINGS_FLAT[feature]
+    make = next(m for d, c, m in rules(absolute) if d == decider and c == constant)
+    values = np.array(features[feature], dtype=float)[:, None]
+    mask = np.zeros(len(values), bool)
+    mask[candidates] = True
+    ev = ClassFeatures(values, [feature], mask, absolute=constant if absolute else None)
+    return make().decide(ev)[0]
+
+
+READINGS_FLAT = {f: a for readings in READINGS.values() for f, a in readings.items()}
+
+
+def collect() -> list[dict[str, Any]]:
+    """One record per (model, attack): population, slice, truth, frozen decision, efficacy."""
+    rules_ = frozen()
+    records = []
+    for sweep in (*DEV, *TEST):
+        path = ROOT / "runs" / "sweeps" / sweep
+        if not (path / "results.sqlite").is_file():
+            continue
+        seen = set()
+        for r in load_results(path):
+            if r.attack not in rules_ or r.error or not r.features:
+                continue
+            key = (r.run_key, r.attack)
+            if key in seen:
+                continue
+            seen.add(key)
+            part = slice_of(sweep, r)
+            if part is None:
+                continue
+            predicted = decide(rules_[r.attack], r.features, r.candidates)
+            records.append(
+                {
+                    "sweep": sweep,
+                    "population": "development" if part == "development" else "test",
+                    "slice": part,
+                    "dataset": r.dataset,
+                    "model": r.model,
+                    "method": r.method,
+                    "defence": r.defence,
+                    "kind": r.kind,
+                    "attack": r.attack,
+                    "forget": r.forget,
+                    "predicted": predicted,
+                    "hit": sorted(predicted) == sorted(r.forget),
+                    "flagged": bool(predicted),
+                    "chance": chance(len(r.candidates), len(r.forget)) if r.forget else None,
+                    "forget_acc": r.forget_acc,
+                    "retain_acc": r.retain_acc,
+                    "queries": r.queries,
+                }
+            )
+    return records
+
+
+def rate(records: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    n = len(records)
+    k = sum(bool(r[key]) for r in records)
+    lo, hi = wilson(k, n) if n else (float("nan"), float("nan"))
+    return {"rate": k / n if n else None, "lo": lo, "hi": hi, "n": n, "k": k}
+
+
+def table(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per attack and population: ASR (unlearned models, exact set), FPR (null models)."""
+    out: dict[str, Any] = defaultdict(dict)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        groups[(r["attack"], r["population"])].append(r)
+    for (attack, population), rows in sorted(groups.items()):
+        real = [r for r in rows if r["kind"] == "unlearned"]
+        nulls = [r for r in rows if r["kind"] == "null"]
+        out[attack][population] = {
+            "asr": rate(real, "hit"),
+            "fpr": rate(nulls, "flagged"),
+            "chance": float(np.mean([r["chance"] for r in real])) if real else None,
+        }
+    return dict(out)
+
+
+def slices(records: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = defaultdict(dict)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["population"] == "test":
+            groups[(r["attack"], r["slice"])].append(r)
+    for (attack, part), rows in sorted(groups.items()):
+        real = [r for r in rows if r["kind"] == "unlearned"]
+        nulls = [r for r in rows if r["kind"] == "null"]
+        out[attack][part] = {"asr": rate(real, "hit"), "fpr": rate(nulls, "flagged")}
+    return dict(out)
+
+
+def utility(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Leakage against utility: per data set, method and defence, each attack's ASR beside the
+    models' retained and forget accuracy, and the attack's FPR on null models with the same
+    defence."""
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    null_groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        if r["kind"] == "null":
+            null_groups[(r["dataset"], r["defence"], r["attack"])].append(r)
+        else:
+            groups[(r["dataset"], r["method"], r["defence"], r["attack"])].append(r)
+    out = []
+    for (dataset, method, defence, attack), rows in sorted(groups.items()):
+        nulls = null_groups.get((dataset, defence, attack), [])
+        out.append(
+            {
+                "dataset": dataset,
+                "method": method,
+                "defence": defence or "none",
+                "attack": attack,
+                "asr": rate(rows, "hit"),
+                "fpr": rate(nulls, "flagged"),
+                "retain_acc": float(np.nanmean([r["retain_acc"] for r in rows])),
+                "forget_acc": float(np.nanmean([r["forget_acc"] for r in rows])),
+            }
+        )
+    return out
+
+
+def main() -> dict[str, Any]:
+    records = collect()
+    report = {
+        "rules": frozen(),
+        "table": table(records),
+        "slices": slices(records),
+        "utility": utility(records),
+        "models": {
+            pop: len(
+                {
+                    (r["sweep"], r["dataset"], r["method"], r["defence"], str(r["forget"]))
+                    for r in records
+                    if r["population"] == pop
+                }
+            )
+            for pop in ("development", "test")
+        },
+    }
+    report["machine"] = machine()
+    report["sweeps"] = {
+        name: _count(name) for name in (*DEV, *TEST) if (ROOT / "runs" / "sweeps" / name).is_dir()
+    }
+    (RESULTS / "heldout.json").write_text(json.dumps(report, indent=1) + "\n")
+    splice(render(report))
+    for attack, pops in report["table"].items():
+        parts = []
+        for pop in ("development", "test"):
+            if pop in pops:
+                a, f = pops[pop]["asr"], pops[pop]["fpr"]
+                asr = "-" if a["rate"] is None else f"{100 * a['rate']:.1f} (n {a['n']})"
+                fpr = "-" if f["rate"] is None else f"{100 * f['rate']:.1f} <= {100 * f['hi']:.1f}"
+                parts.append(f"{pop[:4]} ASR {asr} FPR {fpr} (n {f['n']})")
+        print(f"{attack:13s} " + " | ".join(parts))
+    return report
+
+
+def _count(name: str) -> dict[str, int]:
+    """Runs stored against runs the sweep's grid holds (a sweep may have been cut short)."""
+    from unleak.experiments.sweep import expand, load_sweep_config
+
+    config = load_sweep_config(ROOT / "benchmarks" / "sweeps" / f"{name}.yaml")
+    done = {r.run_key for r in load_results(ROOT / "runs" / "sweeps" / name)}
+    return {"done": len(done), "grid": len(expand(config))}
+
+
+def _pct(v: dict[str, Any]) -> str:
+    if not v["n"]:
+        return "-"
+    return f"{100 * v['rate']:.0f} [{100 * v['lo']:.0f}-{100 * v['hi']:.0f}] (n {v['n']})"
+
+
+def _rule(rule: dict[str, Any]) -> str:
+    unit = "cut" if rule["absolute"] else ("z" if rule["decider"] == "threshold" else "gap")
+    return f"{rule['reading']}, {rule['decider']}, {unit} {rule['constant']:g}"
+
+
+def render(report: dict[str, Any]) -> str:
+    """The held-out section of docs/results.md."""
+    lines = [
+        "## Held-out evaluation (issue 15)",
+        "",
+        "Each attack's decision rule (reading, decider, constant) was chosen on the development "
+        "population alone (`python -m benchmarks.calibrate`, rule: highest exact-set ASR with FPR "
+        "<= 5% on the development null models) and frozen in the code; the test population "
+        "below never entered that choice (docs/protocol.md). `python -m benchmarks.heldout` "
+        "replays the frozen rules on the stored per-class evidence of every model. ASR: share of "
+        "unlearned models whose predicted set is exactly the forgotten set; FPR: share of null "
+        "models (nothing forgotten) on which the attack named any class; brackets: 95% Wilson "
+        "intervals; chance: a uniform guess of the right number of classes.",
+        "",
+        f"Models: {report['models'].get('development', 0)} development, "
+        f"{report['models'].get('test', 0)} test. Sweeps (runs stored / runs in the grid): "
+        + ", ".join(f"{k} {v['done']}/{v['grid']}" for k, v in report["sweeps"].items())
+        + f". Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"commit {report['machine']['commit']}.",
+        "",
+        "| attack | frozen rule | dev ASR % | test ASR % | test chance % | dev FPR % "
+        "| test FPR % |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    empty = {"asr": {"n": 0}, "fpr": {"n": 0}, "chance": None}
+    for attack, pops in report["table"].items():
+        dev, test = pops.get("development", empty), pops.get("test", empty)
+        odds = "-" if test["chance"] is None else f"{100 * test['chance']:.0f}"
+        lines.append(
+            f"| {attack} | {_rule(report['rules'][attack])} | {_pct(dev['asr'])} "
+            f"| {_pct(test['asr'])} | {odds} | {_pct(dev['fpr'])} | {_pct(test['fpr'])} |"
+        )
+    lines += [
+        "",
+        "### Test population, slice by slice",
+        "",
+        "| attack | slice | ASR % | FPR % |",
+        "|---|---|---|---|",
+    ]
+    for attack, parts in report["slices"].items():
+        for part, v in parts.items():
+            lines.append(f"| {attack} | {part} | {_pct(v['asr'])} | {_pct(v['fpr'])} |")
+    lines += [
+        "",
+        "### Leakage against utility",
+        "",
+        "Per data set, method and defence: each attack's ASR beside the attacked models' mean "
+        "retained accuracy and forget accuracy (the unlearning efficacy), and its FPR on null "
+        "models under the same defence.",
+        "",
+        "| data set | method | defence | attack | ASR % | FPR % | retained acc | forget acc |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for u in report["utility"]:
+        lines.append(
+            f"| {u['dataset']} | {u['method']} | {u['defence']} | {u['attack']} "
+            f"| {_pct(u['asr'])} | {_pct(u['fpr'])} | {u['retain_acc']:.3f} "
+            f"| {u['forget_acc']:.3f} |"
+        )
+    figure = utility_figure(report)
+    if figure:
+        lines += ["", f"![ASR against retained accuracy](figures/{figure.name})"]
+    return "\n".join(lines) + "\n"
+
+
+def utility_figure(report: dict[str, Any]) -> Path | None:
+    """ASR against retained accuracy, one point per (data set, method, defence), per attack."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [u for u in report["utility"] if u["asr"]["n"]]
+    if not rows:
+        return None
+    attacks = sorted({u["attack"] for u in rows})
+    fig, axes = plt.subplots(1, len(attacks), figsize=(3.2 * len(attacks), 3.2), sharey=True)
+    for ax, attack in zip(np.atleast_1d(axes), attacks, strict=True):
+        for u in (u for u in rows if u["attack"] == attack):
+            marker = "o" if u["defence"] == "none" else "x"
+            ax.scatter(u["retain_acc"], u["asr"]["rate"], marker=marker, s=18, alpha=0.7)
+        ax.set_title(attack, fontsize=9)
+        ax.set_xlabel("retained accuracy")
+    np.atleast_1d(axes)[0].set_ylabel("ASR (o: no defence, x: defended)")
+    fig.tight_layout()
+    path = DOCS / "figures" / "heldout-utility.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+BEGIN, END = "<!-- heldout: begin -->", "<!-- heldout: end -->"
+
+
+def splice(section: str) -> None:
+    """Put the held-out section first in docs/results.md (replacing an older one)."""
+    path = DOCS / "results.md"
+    text = path.read_text() if path.is_file() else "# unleak: measured results\n"
+    if BEGIN in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+    else:  # after the title and the page's opening paragraph
+        title, _, body = text.partition("\n\n")
+        intro, _, tail = body.partition("\n\n")
+        head = f"{title}\n\n{intro}\n\n"
+    path.write_text(f"{head}{BEGIN}\n{section}{END}\n\n{tail.lstrip()}")
+
+
+if __name__ == "__main__":
+    main()

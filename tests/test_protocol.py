@@ -1,0 +1,79 @@
+"""The code's default decision rules are the ones chosen on the development population alone.
+
+benchmarks/calibrate.py replays every (reading, decider, constant) of a grid on the stored
+evidence of the development sweeps and writes its choice to benchmarks/results/calibration.json;
+benchmarks/heldout.py then reports those frozen rules on the test population (docs/protocol.md).
+A default changed in the code without rerunning the calibration fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from unleak.attacks.base import Attack, Rule, attack_class
+
+ROOT = Path(__file__).resolve().parents[1]
+CALIBRATION = ROOT / "benchmarks" / "results" / "calibration.json"
+
+
+def calibrated() -> dict:
+    return json.loads(CALIBRATION.read_text())
+
+
+def test_the_calibration_saw_the_development_population_only():
+    from benchmarks import calibrate, heldout
+
+    cal = calibrated()
+    assert cal["populations"] == list(calibrate.DEV) == list(heldout.DEV)
+    assert not set(calibrate.DEV) & set(heldout.TEST)
+    assert cal["max_fpr"] == calibrate.MAX_FPR
+    assert set(cal["attacks"]) == {
+        "probe-reach",
+        "param-diff",
+        "param-dot",
+        "wb-inversion",
+        "bb-genetic",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["probe-reach", "param-diff", "param-dot", "wb-inversion", "bb-genetic"]
+)
+def test_the_default_rule_is_the_calibrated_one(name):
+    chosen = calibrated()["attacks"][name]["chosen"]
+    cls = attack_class(name)
+    assert cls.rule == Rule(
+        reading=chosen["reading"],
+        decider=chosen["decider"],
+        constant=chosen["constant"],
+        absolute=chosen["absolute"],
+    )
+    assert cls.default_decider == chosen["decider"]
+    # the decider an attack builds by default carries the constant (or the evidence does)
+    bare = object.__new__(cls)
+    decider = Attack.make_decider(bare, None)
+    assert decider.name == chosen["decider"]
+    for key, value in cls.rule.decider_args().items():
+        assert getattr(decider, key) == value
+    if cls.criteria:  # screening readings: the default criterion reads the rule's feature
+        assert cls.criteria[cls.default_criterion][0] == chosen["reading"]
+        if chosen["absolute"]:
+            assert cls.criteria[cls.default_criterion][1] == chosen["constant"]
+        default = cls.Params.model_fields.get("criterion")
+        assert default is None or default.default == cls.default_criterion
+
+
+def test_the_chosen_rule_keeps_its_false_positive_bound_on_development():
+    for name, entry in calibrated()["attacks"].items():
+        chosen = entry["chosen"]
+        assert chosen["fpr"] <= calibrated()["max_fpr"], name
+        assert chosen["nulls"] >= 20 and chosen["n"] >= 100, name
+        better = [
+            r
+            for r in entry["grid"]
+            if r["fpr"] <= calibrated()["max_fpr"] and r["asr"] > chosen["asr"]
+        ]
+        assert not better, f"{name}: the grid has a better rule than the chosen one"
