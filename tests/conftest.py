@@ -52,3 +52,23 @@ def digits_original(digits):
 
     torch.manual_seed(0)
     return train_original(dataset=digits, seed=0, record_updates=True)
+
+
+@pytest.fixture(scope="session")
+def unlearned(digits, digits_original):
+    """rt and ng unlearning of class 3 from the digits original (the digits recipes)."""
+    from unleak.unlearning import run_unlearning
+
+    retain, forget = digits.train.split_classes([3])
+    return {
+        method: run_unlearning(
+            method,
+            digits_original.model,
+            retain,
+            forget,
+            dataset="digits",
+            seed=1,
+            original_config=digits_original.config,
+        ).model
+        for method in ("rt", "ng")
+    }

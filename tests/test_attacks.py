@@ -14,25 +14,6 @@ from unleak.errors import AccessError, ConfigError, ModelError
 from unleak.experiments.cases import original_of
 from unleak.experiments.model_cache import ModelCache
 from unleak.experiments.settings import AttackSpec
-from unleak.unlearning import run_unlearning
-
-
-@pytest.fixture(scope="module")
-def unlearned(digits, digits_original):
-    """rt and ng unlearning of class 3 from the digits original, and one null model."""
-    retain, forget = digits.train.split_classes([3])
-    out = {}
-    for method in ("rt", "ng"):
-        out[method] = run_unlearning(
-            method,
-            digits_original.model,
-            retain,
-            forget,
-            dataset="digits",
-            seed=1,
-            original_config=digits_original.config,
-        ).model
-    return out
 
 
 def handles(model, level="weights", budget=None):

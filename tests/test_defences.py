@@ -11,24 +11,6 @@ import unleak as ul
 from unleak.defences import build_defence, defence_class, defence_names
 from unleak.errors import AccessError, ConfigError
 from unleak.evaluation import efficacy
-from unleak.unlearning import run_unlearning
-
-
-@pytest.fixture(scope="module")
-def unlearned(digits, digits_original):
-    out = {}
-    for method in ("rt", "ng"):
-        retain, forget = digits.train.split_classes([3])
-        out[method] = run_unlearning(
-            method,
-            digits_original.model,
-            retain,
-            forget,
-            dataset="digits",
-            seed=1,
-            original_config=digits_original.config,
-        ).model
-    return out
 
 
 @pytest.mark.parametrize("name", ["decoy", "head-refit"])

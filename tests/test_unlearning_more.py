@@ -1,4 +1,5 @@
-"""SCRUB, SalUn, l1-sparse and Boundary Shrink on real digits: they forget and keep the rest."""
+"""SCRUB, SalUn, l1-sparse and Boundary Shrink, each in its own mechanism (that each forgets on
+real digits and keeps the rest is tests/test_unlearning.py's test of every method)."""
 
 from __future__ import annotations
 
@@ -8,43 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from unleak.evaluation import efficacy
-from unleak.unlearning import method_names, run_unlearning
+from unleak.unlearning import run_unlearning
 from unleak.unlearning.base import UnlearnContext
 from unleak.unlearning.boundary_shrink import nearest_labels
 from unleak.unlearning.l1_sparse import L1SparseConfig, l1_loss
 from unleak.unlearning.salun import SalUnConfig, saliency_mask, salun
-
-METHODS = ["scrub", "salun", "l1-sparse", "boundary-shrink"]
-
-
-def test_the_four_methods_are_registered():
-    assert set(METHODS) <= set(method_names())
-
-
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("forget", [[3], [1, 7]])
-def test_each_method_forgets_and_keeps_the_retained_classes(
-    digits, digits_original, method, forget
-):
-    orig = digits_original
-    before = efficacy(orig.model, digits.test, forget)
-    retain, fs = digits.train.split_classes(forget)
-    run = run_unlearning(
-        method,
-        orig.model,
-        retain,
-        fs,
-        dataset="digits",  # the digits recipe of recipes.yaml
-        seed=1,
-        original_config=orig.config,
-    )
-    after = efficacy(run.model, digits.test, forget)
-    assert before.forget_acc > 0.9
-    assert after.forget_acc <= 0.10, f"{method} kept {after.forget_acc:.3f} of {forget}"
-    assert after.retain_acc >= before.retain_acc - 0.05
-    assert run.history.steps > 0
-    assert efficacy(orig.model, digits.test, forget).forget_acc == before.forget_acc
 
 
 def test_scrub_is_deterministic_across_its_passes(digits, digits_original):

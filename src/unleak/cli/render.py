@@ -196,7 +196,7 @@ def verdict_lines(result: Any) -> list[str]:
         sentence = v.sentence(names, short_label)
         lines.append(f"[bold]{escape(path)}[/]: [{colour}]{escape(sentence)}[/]")
         for label, error in v.failed.items():
-            lines.append(f"  [yellow]{escape(label)} did not run: {escape(error[:150])}[/]")
+            lines.append(f"  [yellow]{escape(label)} did not run: {escape(error)}[/]")
     return lines
 
 
