@@ -132,7 +132,8 @@ def table(records: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = defaultdict(dict)
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        groups[(r["attack"], r["population"])].append(r)
+        if not r["defence"]:  # defended models are a slice of their own, not the attack's figure
+            groups[(r["attack"], r["population"])].append(r)
     for (attack, population), rows in sorted(groups.items()):
         real = [r for r in rows if r["kind"] == "unlearned"]
         nulls = [r for r in rows if r["kind"] == "null"]
@@ -164,15 +165,17 @@ def utility(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     null_groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
+        pop = r["population"]
         if r["kind"] == "null":
-            null_groups[(r["dataset"], r["defence"], r["attack"])].append(r)
+            null_groups[(pop, r["dataset"], r["defence"] or "", r["attack"])].append(r)
         else:
-            groups[(r["dataset"], r["method"], r["defence"], r["attack"])].append(r)
+            groups[(pop, r["dataset"], r["method"], r["defence"] or "", r["attack"])].append(r)
     out = []
-    for (dataset, method, defence, attack), rows in sorted(groups.items()):
-        nulls = null_groups.get((dataset, defence, attack), [])
+    for (pop, dataset, method, defence, attack), rows in sorted(groups.items()):
+        nulls = null_groups.get((pop, dataset, defence, attack), [])
         out.append(
             {
+                "population": pop,
                 "dataset": dataset,
                 "method": method,
                 "defence": defence or "none",
@@ -245,7 +248,7 @@ def _rule(rule: dict[str, Any]) -> str:
 def render(report: dict[str, Any]) -> str:
     """The held-out section of docs/results.md."""
     lines = [
-        "## Held-out evaluation (issue 15)",
+        "## Held-out evaluation (issue 13)",
         "",
         "Each attack's decision rule (reading, decider, constant) was chosen on the development "
         "population alone (`python -m benchmarks.calibrate`, rule: highest exact-set ASR with FPR "
@@ -254,7 +257,8 @@ def render(report: dict[str, Any]) -> str:
         "replays the frozen rules on the stored per-class evidence of every model. ASR: share of "
         "unlearned models whose predicted set is exactly the forgotten set; FPR: share of null "
         "models (nothing forgotten) on which the attack named any class; brackets: 95% Wilson "
-        "intervals; chance: a uniform guess of the right number of classes.",
+        "intervals; chance: a uniform guess of the right number of classes. Models under a defence "
+        "are left out of this table and reported in the slices and the utility table below.",
         "",
         f"Models: {report['models'].get('development', 0)} development, "
         f"{report['models'].get('test', 0)} test. Sweeps (runs stored / runs in the grid): "
@@ -292,18 +296,27 @@ def render(report: dict[str, Any]) -> str:
         "retained accuracy and forget accuracy (the unlearning efficacy), and its FPR on null "
         "models under the same defence.",
         "",
-        "| data set | method | defence | attack | ASR % | FPR % | retained acc | forget acc |",
-        "|---|---|---|---|---|---|---|---|",
+        "| population | data set | method | defence | attack | ASR % | FPR % | retained acc "
+        "| forget acc |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for u in report["utility"]:
         lines.append(
-            f"| {u['dataset']} | {u['method']} | {u['defence']} | {u['attack']} "
+            f"| {u['population'][:4]} | {u['dataset']} | {u['method']} | {u['defence']} "
+            f"| {u['attack']} "
             f"| {_pct(u['asr'])} | {_pct(u['fpr'])} | {u['retain_acc']:.3f} "
             f"| {u['forget_acc']:.3f} |"
         )
     figure = utility_figure(report)
     if figure:
         lines += ["", f"![ASR against retained accuracy](figures/{figure.name})"]
+    lines += [
+        "",
+        "The sections after this one were measured before the rules were frozen (issue 13), with "
+        "the code of their commits: there, `reach` was part of param-diff and the default "
+        "deciders were not yet chosen on a development population. Their commands rerun them "
+        "with today's code.",
+    ]
     return "\n".join(lines) + "\n"
 
 

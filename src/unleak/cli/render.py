@@ -144,9 +144,13 @@ def audit_table(result: Any) -> Table:
     answer with the attacks that gave it. The full model x attack grid is in the run directory
     (report.html, results.csv)."""
     rows = [r for r in result.rows if r.attack and not atk.attack_class(r.attack).baseline]
-    truth = _set(list(result.forget)) if result.forget else "the forgotten set"
+    title = (
+        f"forgotten: {_set(list(result.forget))}"
+        if result.forget
+        else "forgotten: not known to unleak (your models); what each attack named"
+    )
     table = Table(
-        title=f"forgotten: {truth}",
+        title=title,
         caption="full grid of models x attacks: report.html and results.csv in the run directory",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
