@@ -28,7 +28,14 @@ from unleak.evaluation.metrics import chance, wilson
 from unleak.experiments.sweep import load_results
 
 DEV = ("dev-digits", "dev-mnist")
-TEST = ("test-methods", "test-archs", "test-defences", "mnist", "fashion-mnist")
+TEST = (
+    "test-methods",
+    "test-archs",
+    "test-defences",
+    "test-defences-fashion",
+    "mnist",
+    "fashion-mnist",
+)
 PAPER = {"rt", "ft", "rl", "au", "ng"}
 
 

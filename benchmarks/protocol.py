@@ -5,8 +5,8 @@
 1. the development sweeps (dev-digits, dev-mnist);
 2. ``calibrate``: every attack's constants chosen on them alone, written to
    benchmarks/results/calibration.json (the code's defaults must agree: tests/test_protocol.py);
-3. the test sweeps (test-methods, test-archs, test-defences, and the committed grids mnist and
-   fashion-mnist), never seen by step 2;
+3. the test sweeps (test-methods, test-archs, test-defences, test-defences-fashion, the grids
+   mnist and fashion-mnist), never seen by step 2;
 4. ``heldout``: the frozen rules replayed on both populations -> benchmarks/results/heldout.json,
    rendered at the top of docs/results.md.
 
@@ -21,7 +21,14 @@ from benchmarks.common import ROOT
 from unleak.experiments.sweep import load_sweep_config, run_sweep
 
 DEVELOPMENT = ("dev-digits", "dev-mnist")
-TEST = ("test-archs", "test-methods", "test-defences", "mnist", "fashion-mnist")
+TEST = (
+    "test-archs",
+    "test-methods",
+    "test-defences",
+    "test-defences-fashion",
+    "mnist",
+    "fashion-mnist",
+)
 
 
 def sweep(name: str, workers: int = 2) -> None:
