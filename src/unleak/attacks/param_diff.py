@@ -29,7 +29,7 @@ from unleak.attacks.auxiliary import AuxCache, Basis, Recipe, fit_head, model_ke
 from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
-from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
+from unleak.attacks.unrelated import attacker_source, unrelated_inputs
 from unleak.data.core import Split
 from unleak.models.inference import predict_logits
 
@@ -71,12 +71,9 @@ class ParamDiff(Attack):
     recipes: ClassVar[tuple[str, ...]] = ("head-refit", "finetune", "independent")
 
     def setup(self, knowledge: Knowledge) -> None:
-        p = self.params
-        source = p.unrelated if p.unrelated != "auto" else default_unrelated(knowledge.task)
-        if knowledge.shadow:  # on the attacker's own shadow task, its data is not unrelated
-            parts = [s for s in source.split("+") if s != knowledge.task]
-            source = "+".join(parts or ["noise", "blur"])
-        self._source = source
+        self._source = attacker_source(
+            self.params.unrelated, knowledge.task, bool(knowledge.shadow)
+        )
 
     def source(self) -> str:
         return self._source

@@ -22,7 +22,7 @@ from unleak.attacks.access import Access, Queries, Target
 from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.knowledge import Knowledge
-from unleak.attacks.unrelated import default_unrelated, unrelated_inputs
+from unleak.attacks.unrelated import attacker_source, unrelated_inputs
 
 # chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
 RULE = Rule(reading="reach", decider="gap", constant=2.5, absolute=True)
@@ -61,12 +61,7 @@ class ProbeReach(Attack):
     params: ProbeReachParams
 
     def setup(self, knowledge: Knowledge) -> None:
-        p = self.params
-        source = p.probes if p.probes != "auto" else default_unrelated(knowledge.task)
-        if knowledge.shadow:  # on the attacker's own shadow task, its data is not unrelated
-            parts = [s for s in source.split("+") if s != knowledge.task]
-            source = "+".join(parts or ["noise", "blur"])
-        self.source = source
+        self.source = attacker_source(self.params.probes, knowledge.task, bool(knowledge.shadow))
 
     def query_budget(self, default: int | None = None) -> int | None:
         return self.params.n_probes

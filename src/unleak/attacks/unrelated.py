@@ -27,6 +27,16 @@ def default_unrelated(dataset: str | None) -> str:
     return "noise+blur+strokes" + (f"+{sibling}" if sibling else "")
 
 
+def attacker_source(spec: str, task: str | None, shadow: bool) -> str:
+    """The unrelated inputs an attack draws: ``spec`` (``auto``: :func:`default_unrelated`), less
+    the task itself when the attacker runs on its own shadow task (there it is not unrelated)."""
+    source = spec if spec != "auto" else default_unrelated(task)
+    if shadow:
+        parts = [s for s in source.split("+") if s != task]
+        source = "+".join(parts or ["noise", "blur"])
+    return source
+
+
 def conform(x: torch.Tensor, input_shape: tuple[int, int, int]) -> torch.Tensor:
     """Resize images (area interpolation) and convert grey/colour to ``input_shape``."""
     c, h, w = input_shape
