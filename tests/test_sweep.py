@@ -175,3 +175,25 @@ def test_report_writes_tables_and_figures(reference_sweep):
     assert "ASR % [95% CI]" in text and "param-diff/kmeans" in text and "FPR %" in text
     assert written["csv"].read_text().startswith("dataset,")
     assert any(k.startswith("asr_vs_forgotten") for k in written)
+
+
+def test_resume_runs_failed_runs_again(reference_sweep, tmp_path):
+    """A failed run (e.g. a diverged null model) is retried by --resume and replaced on success;
+    a successful run is never replaced."""
+    from unleak.experiments.sweep_store import ResultStore
+
+    root, cfg = reference_sweep
+    run = expand(cfg)[0]
+    mine = [r for r in load_results(root / "ref") if r.run_key == run.key]
+    assert mine
+    store = ResultStore(tmp_path / "results.sqlite")
+    try:
+        assert store.save(run, [], 1.0, "DivergenceError: loss became nan")
+        assert run.key not in store.done()
+        assert store.save(run, mine, 2.0, None)
+        assert run.key in store.done()
+        assert not store.save(run, [], 3.0, "a later failure")
+        assert len(list(store.rows())) == len(mine)
+        assert store.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    finally:
+        store.close()

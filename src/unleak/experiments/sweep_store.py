@@ -70,11 +70,17 @@ class ResultStore:
             ) from None
 
     def done(self) -> set[str]:
-        return {k for (k,) in self.conn.execute("SELECT key FROM runs")}
+        """Runs finished without an error (a resumed sweep runs the failed ones again)."""
+        return {k for (k,) in self.conn.execute("SELECT key FROM runs WHERE error IS NULL")}
 
     def save(self, run: Any, rows: list[ResultRow], seconds: float, error: str | None) -> bool:
-        """Record a finished run and its rows atomically; False if it was already recorded."""
+        """Record a finished run and its rows atomically, replacing an earlier failure of it;
+        False if it was already recorded without an error."""
         with self.conn:
+            # a retried failure replaces its old record, rows included
+            failed = "SELECT key FROM runs WHERE key = ? AND error IS NOT NULL"
+            self.conn.execute(f"DELETE FROM rows WHERE run_key IN ({failed})", (run.key,))
+            self.conn.execute(f"DELETE FROM runs WHERE key IN ({failed})", (run.key,))
             cur = self.conn.execute(
                 "INSERT OR IGNORE INTO runs (key, spec, seconds, error, finished) "
                 "VALUES (?, ?, ?, ?, ?)",
