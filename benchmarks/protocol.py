@@ -5,8 +5,8 @@
 1. the development sweeps (dev-digits, dev-mnist);
 2. ``calibrate``: every attack's constants chosen on them alone, written to
    benchmarks/results/calibration.json (the code's defaults must agree: tests/test_protocol.py);
-3. the test sweeps (test-methods, test-archs, test-defences, test-defences-fashion, the grids
-   mnist and fashion-mnist), never seen by step 2;
+3. the test sweeps (test-methods, test-archs, test-defences, test-defences-fashion, test-nulls,
+   the grids mnist and fashion-mnist), never seen by step 2;
 4. ``heldout``: the frozen rules replayed on both populations -> benchmarks/results/heldout.json,
    rendered at the top of docs/results.md.
 
@@ -26,6 +26,7 @@ TEST = (
     "test-methods",
     "test-defences",
     "test-defences-fashion",
+    "test-nulls",
     "mnist",
     "fashion-mnist",
 )
