@@ -26,7 +26,7 @@ from benchmarks.calibrate import READINGS, rules
 from benchmarks.common import DOCS, RESULTS, ROOT, machine
 from unleak.attacks.evidence import ClassFeatures
 from unleak.evaluation.metrics import chance, wilson
-from unleak.experiments.sweep import load_results
+from unleak.experiments.sweep import expand, load_results, load_sweep_config
 
 DEV = ("dev-digits", "dev-mnist")
 TEST = (
@@ -112,13 +112,11 @@ def identity(r: Any, config: Any) -> str:
 def collect() -> list[dict[str, Any]]:
     """One record per (model, attack): population, slice, truth, frozen decision, efficacy.
 
-    A model stored by more than one sweep is taken from the first (in DEV + TEST order)."""
-    from unleak.experiments.sweep import load_sweep_config
-
+    A model stored by more than one sweep is taken from the first (in DEV + TEST order), and
+    one row per attack (its deciders share the evidence)."""
     rules_ = frozen()
     records = []
-    taken: dict[tuple[str, str], str] = {}  # (model identity, attack) -> run key
-    seen: set[tuple[str, str]] = set()
+    taken: set[tuple[str, str]] = set()  # (model identity, attack)
     for sweep in (*DEV, *TEST):
         path = ROOT / "runs" / "sweeps" / sweep
         if not (path / "results.sqlite").is_file():
@@ -128,11 +126,9 @@ def collect() -> list[dict[str, Any]]:
             if r.attack not in rules_ or r.error or not r.features:
                 continue
             ident = identity(r, config)
-            if taken.setdefault((ident, r.attack), r.run_key) != r.run_key:
-                continue  # this model came from another run (another sweep) already
-            if (r.run_key, r.attack) in seen:
-                continue  # one row per attack (its deciders share the evidence)
-            seen.add((r.run_key, r.attack))
+            if (ident, r.attack) in taken:
+                continue
+            taken.add((ident, r.attack))
             part = slice_of(sweep, r)
             if part is None:
                 continue
@@ -286,8 +282,6 @@ def main() -> dict[str, Any]:
 
 def _count(name: str) -> dict[str, int]:
     """Runs stored against runs the sweep's grid holds (a sweep may have been cut short)."""
-    from unleak.experiments.sweep import expand, load_sweep_config
-
     config = load_sweep_config(ROOT / "benchmarks" / "sweeps" / f"{name}.yaml")
     done = {r.run_key for r in load_results(ROOT / "runs" / "sweeps" / name)}
     return {"done": len(done), "grid": len(expand(config))}
