@@ -312,10 +312,10 @@ def render(report: dict[str, Any]) -> str:
         "models (nothing forgotten) on which the attack named any class; brackets: 95% Wilson "
         "intervals; chance: a uniform guess of the right number of classes. Models under a defence "
         "are left out of this table and reported in the slices and the utility table below. "
-        "The pooled test ASR depends on the mix of the test sweeps (the MNIST grid adds many "
-        "models of the paper's five methods, development's); the column 'test ASR, other "
-        "methods' counts only models unlearned by the methods, variants and settings development "
-        "never saw.",
+        "The pooled test ASR depends on the mix of the test sweeps (the MNIST and Fashion-MNIST "
+        "grids add many models of the paper's five methods, development's); the column 'test "
+        "ASR, other methods' counts only models unlearned by the methods, variants and settings "
+        "development never saw.",
         "",
         f"Models: {report['models'].get('development', 0)} development, "
         f"{report['models'].get('test', 0)} test. Sweeps (runs stored / runs in the grid): "
