@@ -55,3 +55,18 @@ def save(name: str, payload: dict[str, Any]) -> Path:
 def load(name: str) -> dict[str, Any] | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.is_file() else None
+
+
+FINDINGS_MARK = "<!-- findings: copied from docs/findings.md -->"
+
+
+def with_findings(text: str) -> str:
+    """`text` (docs/results.md) ending with the current docs/findings.md.
+
+    The reading of the tables is written by hand in findings.md; results.md carries a copy after a
+    marker so that every writer of results.md refreshes it instead of leaving a stale one."""
+    head = text.partition(FINDINGS_MARK)[0].rstrip("\n")
+    notes = DOCS / "findings.md"
+    if not notes.is_file():
+        return head + "\n"
+    return f"{head}\n\n{FINDINGS_MARK}\n{notes.read_text()}"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchmarks.common import DOCS, RESULTS, ROOT, load
+from benchmarks.common import DOCS, RESULTS, ROOT, load, with_findings
 from unleak.evaluation.metrics import wilson
 
 SWEEPS = ROOT / "runs" / "sweeps"
@@ -568,9 +568,6 @@ def write_results() -> Path:
     parts += [demo_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
-    notes = DOCS / "findings.md"
-    if notes.is_file():
-        parts.append("\n" + notes.read_text())
     path = DOCS / "results.md"
-    path.write_text("\n".join(parts))
+    path.write_text(with_findings("\n".join(parts)))
     return path

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.calibrate import READINGS, rules
-from benchmarks.common import DOCS, RESULTS, ROOT, machine
+from benchmarks.common import DOCS, RESULTS, ROOT, machine, with_findings
 from unleak.attacks.evidence import ClassFeatures
 from unleak.evaluation.metrics import chance, wilson
 from unleak.experiments.sweep import expand, load_results, load_sweep_config
@@ -423,7 +423,8 @@ BEGIN, END = "<!-- heldout: begin -->", "<!-- heldout: end -->"
 
 
 def splice(section: str) -> None:
-    """Put the held-out section first in docs/results.md (replacing an older one)."""
+    """Put the held-out section first in docs/results.md (replacing an older one) and refresh
+    its copy of docs/findings.md."""
     path = DOCS / "results.md"
     text = path.read_text() if path.is_file() else "# unleak: measured results\n"
     if BEGIN in text:
@@ -433,7 +434,7 @@ def splice(section: str) -> None:
         title, _, body = text.partition("\n\n")
         intro, _, tail = body.partition("\n\n")
         head = f"{title}\n\n{intro}\n\n"
-    path.write_text(f"{head}{BEGIN}\n{section}{END}\n\n{tail.lstrip()}")
+    path.write_text(with_findings(f"{head}{BEGIN}\n{section}{END}\n\n{tail.lstrip()}"))
 
 
 if __name__ == "__main__":
