@@ -330,6 +330,18 @@ CATALOGUE = [
         ],
         "unlearn.ft: ft configuration: lr",
     ),
+    Case(  # a training override of the grid: refused before --out (or its parent) exists
+        "sweep-bad-train-override",
+        lambda t, f: [
+            "sweep",
+            _file(
+                t / "s.yaml", "datasets: [digits]\nmethods: [rt]\ntrain: {digits: {epochs: -1}}\n"
+            ),
+            "--out",
+            t / "o" / "s13",
+        ],
+        "training configuration is invalid: epochs",
+    ),
     Case(
         "config-defence-settings-unlisted",
         lambda t, f: [

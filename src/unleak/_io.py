@@ -61,9 +61,12 @@ def check_output(path: str | os.PathLike[str], kind: Literal["dir", "file"], fla
         raise ConfigError(f"{flag} {p} is a file", f"give {flag} a folder (new or existing)")
     if kind == "file" and p.is_dir():
         raise ConfigError(f"{flag} {p} is a folder", f"give {flag} a file name")
+    # probe the nearest folder that exists: creating the missing ones now would leave them
+    # behind when a later check refuses the run
     parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
     try:
-        parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".unleak-write-check.", dir=parent)
         os.close(fd)
         os.unlink(probe)

@@ -36,7 +36,7 @@ from unleak.errors import ConfigError
 from unleak.evaluation.results import ResultRow, Results
 from unleak.experiments.cases import defended_case, null_case, original_of, unlearned_case
 from unleak.experiments.harness import AttackContext, attack_case
-from unleak.experiments.model_cache import ModelCache
+from unleak.experiments.model_cache import ModelCache, train_config_for
 from unleak.experiments.sweep_executors import run_pool, run_ray
 from unleak.experiments.sweep_grid import RunSpec, SweepConfig, expand, load_sweep_config
 from unleak.experiments.sweep_store import ResultStore
@@ -130,7 +130,10 @@ def check_sweep(config: SweepConfig, out: str | os.PathLike[str] | None = None) 
         ResultStore(Path(out) / "results.sqlite", create=False).close()
     runs = expand(config)
     for dataset, model in sorted({(r.dataset, r.model) for r in runs}):
-        models.build(model, _data(dataset, config.data_root), seed=0)
+        data = _data(dataset, config.data_root)
+        models.build(model, data, seed=0)
+        # the resolved training recipe with the grid's overrides (refused here, not mid-sweep)
+        train_config_for(data, model, 0, {**config.train.get(dataset, {}), "device": config.device})
     return runs
 
 
