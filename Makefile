@@ -1,5 +1,6 @@
 # `make demo` and `make test` each do the whole set-up on a fresh clone: a virtual environment in
-# .venv, the package and its dev extras installed under constraints.txt (the CPU build of torch).
+# .venv, the package (for tests, with its dev and ray extras) installed under constraints.txt (the
+# CPU build of torch).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,29 +8,19 @@ STAMP := $(VENV)/.unleak-installed
 TEST_STAMP := $(VENV)/.unleak-test-installed
 # Some machines set PYTHONDONTWRITEBYTECODE; in the venv, cached bytecode halves start-up time.
 export PYTHONDONTWRITEBYTECODE :=
-# Creating a venv with its own pip (ensurepip) costs 3.5 s of the demo. Where this Python's pip can
-# install into another interpreter (pip >= 22.3: --python), the venv is made without one.
-ifeq ($(shell $(PYTHON) -m pip --help 2>/dev/null | grep -c -e '--python <python>'),1)
-VENV_ARGS := --without-pip
-PIP := $(PYTHON) -m pip --python $(BIN)/python
-else
-VENV_ARGS :=
-PIP := $(BIN)/python -m pip
-endif
-
 .PHONY: demo test lint bench install clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_ARGS) $(VENV)
-	# --no-compile: modules compile on first import instead (only those used), not all at install
-	$(PIP) install --quiet --no-compile -c constraints.txt -e '.[dev]'
+# tools/install.py: uv where it can be had (~9 s into a fresh venv), else pip (~50 s); modules
+# compile on first import (only those used), not all at install. The demo needs no extra.
+$(STAMP): pyproject.toml constraints.txt tools/install.py
+	$(PYTHON) tools/install.py $(VENV) ""
 	touch $(STAMP)
 
-# The tests also exercise the Ray executor: the ray extra joins for them only.
+# Lint and tests: the dev tools, and the ray extra (the tests also exercise the Ray executor).
 $(TEST_STAMP): $(STAMP)
-	$(PIP) install --quiet --no-compile -c constraints.txt -e '.[dev,ray]'
+	$(PYTHON) tools/install.py $(VENV) dev,ray
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)
@@ -41,7 +32,7 @@ demo: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 

@@ -14,7 +14,17 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 LAYERS = [
-    ("base", ("unleak._version", "unleak.errors", "unleak._io", "unleak.cache", "unleak.recipes")),
+    (
+        "base",
+        (
+            "unleak._version",
+            "unleak.errors",
+            "unleak._io",
+            "unleak.cache",
+            "unleak.recipes",
+            "unleak.catalog",
+        ),
+    ),
     ("data", ("unleak.data",)),
     ("models", ("unleak.models",)),
     ("training", ("unleak.training",)),

@@ -91,6 +91,7 @@ class Calibration:
 
 class Decider:
     name = ""
+    description = ""  # one line, shown by the CLI's help and `unleak methods`
     needs_calibration = False
 
     def __init__(
@@ -125,6 +126,7 @@ class Decider:
 
 class TopM(Decider):
     name = "topm"
+    description = "the m highest-scoring classes, m the number of forgotten classes (known)"
 
     def __init__(
         self, num_forgotten: int | None = None, calibration: Calibration | None = None
@@ -148,6 +150,7 @@ class TopM(Decider):
 
 class KMeansGap(Decider):
     name = "kmeans"
+    description = "two clusters of the scores, kept only when their gap stands out (unsupervised)"
 
     def __init__(
         self,
@@ -186,6 +189,7 @@ class LargestGap(Decider):
     """The split of the sorted scores with the largest gap, relative to the spread below it."""
 
     name = "gap"
+    description = "the split of the sorted scores with the largest relative gap (unsupervised)"
 
     def __init__(
         self,
@@ -229,6 +233,7 @@ class LargestGap(Decider):
 
 class Threshold(Decider):
     name = "threshold"
+    description = "classes past a cut: the attack's frozen one, else a robust z-score of 3.5"
 
     def __init__(
         self,
@@ -258,6 +263,7 @@ class Threshold(Decider):
 
 class Youden(Decider):
     name = "youden"
+    description = "the cut that maximises Youden's J on shadow runs (calibrated)"
     needs_calibration = True
 
     def __init__(
@@ -296,6 +302,7 @@ class Youden(Decider):
 
 class Tree(Decider):
     name = "tree"
+    description = "a decision tree fitted to shadow runs' per-class features (calibrated)"
     needs_calibration = True
 
     def __init__(

@@ -1,5 +1,11 @@
 """The commands of the main job: train, unlearn, audit, sweep, report, attack. Each parses its
-options, calls one library function and renders what it returns."""
+options, calls one library function and renders what it returns.
+
+Option help and name checks come from :mod:`unleak.catalog`; the library (torch, scikit-learn)
+is imported inside the command that runs, so ``--help`` and a misspelt name answer at once.
+It is longer than 400 lines because each command's options are declared in full beside it (typer),
+with their help texts.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,31 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from unleak import catalog
 from unleak._io import atomic_write_json, check_output, without_timings
 from unleak.cli import render
 from unleak.cli.app import DataRoot, app, parse_kv, parse_normalize
 from unleak.cli.render import err, out
-from unleak.data.core import parse_class_list
 from unleak.errors import ConfigError
-from unleak.experiments.audit import audit, load_config
-from unleak.experiments.jobs import attack_model, train_original, unlearn_checkpoint
-from unleak.experiments.sweep import check_sweep, load_sweep_config, run_sweep
-from unleak.experiments.sweep import report as sweep_report
+
+DATASETS = catalog.help_list("datasets", extra=("npz:PATH[,TEST]", "folder:PATH"))
+
+
+def _names(text: str | None, check: object) -> list[str] | None:
+    """``"a,b"`` -> ``["a", "b"]``, each name checked against the catalogue first."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",")]
+    for item in items:
+        check(item)  # type: ignore[operator]
+    return items
+
+
+def _checked(value: str | None, check: object) -> str | None:
+    if value is not None:
+        check(value)  # type: ignore[operator]
+    return value
+
 
 # --------------------------------------------------------------------------- train
 
@@ -26,9 +47,12 @@ from unleak.experiments.sweep import report as sweep_report
 @app.command()
 def train(
     out_dir: Annotated[Path, typer.Option("--out", help="checkpoint folder to write")],
-    dataset: Annotated[str, typer.Option(help="data set name or npz:PATH[,TEST]")] = "digits",
+    dataset: Annotated[str, typer.Option(help=f"data set: {DATASETS}")] = "digits",
     model: Annotated[
-        str | None, typer.Option("--model", help="architecture (default per data set)")
+        str | None,
+        typer.Option(
+            "--model", help=f"architecture: {catalog.help_list('models')} (default per data set)"
+        ),
     ] = None,
     epochs: Annotated[float | None, typer.Option(help="epochs (default per data set)")] = None,
     seed: Annotated[int, typer.Option(help="seed for weights, batches and augmentation")] = 0,
@@ -54,6 +78,10 @@ def train(
     data_root: DataRoot = None,
 ) -> None:
     """Train a model and write DIR/model.safetensors and DIR/model.json."""
+    catalog.check_dataset(dataset)
+    _checked(model, catalog.check_model)
+    from unleak.experiments.jobs import train_original
+
     overrides = {
         k: v
         for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, augment=augment).items()
@@ -87,7 +115,13 @@ def train(
 @app.command()
 def unlearn(
     checkpoint: Annotated[Path, typer.Option(help="checkpoint folder of the original model")],
-    method: Annotated[str, typer.Option(help="an unlearning method, e.g. rt, ft, rl, au, ng")],
+    method: Annotated[
+        str,
+        typer.Option(
+            help=f"an unlearning method: {catalog.help_list('methods')}; METHOD@VARIANT for a "
+            "named recipe (`unleak methods`)"
+        ),
+    ],
     forget: Annotated[str, typer.Option(help="classes to forget, e.g. 3 or 3,7")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder to write the unlearned model to")],
     seed: Annotated[int, typer.Option(help="seed of the unlearning run")] = 0,
@@ -99,7 +133,11 @@ def unlearn(
         bool, typer.Option(help="also retrain (rt) for the reference efficacy")
     ] = True,
     defence: Annotated[
-        str | None, typer.Option(help="a weights defence applied after unlearning (decoy, ...)")
+        str | None,
+        typer.Option(
+            help="a weights defence applied after unlearning: "
+            + ", ".join(n for n, d in catalog.index()["defences"].items() if d["kind"] == "weights")
+        ),
     ] = None,
     defence_set: Annotated[
         list[str] | None, typer.Option("--defence-set", help="a defence setting KEY=VALUE")
@@ -107,6 +145,10 @@ def unlearn(
     data_root: DataRoot = None,
 ) -> None:
     """Unlearn classes from a checkpoint; write the model, its metadata and efficacy.json."""
+    catalog.check_method(method)
+    _checked(defence, catalog.check_defence)
+    from unleak.experiments.jobs import unlearn_checkpoint
+
     with render.TrainingProgress(f"unlearn {method}") as prog:
         result = unlearn_checkpoint(
             checkpoint,
@@ -136,17 +178,33 @@ def audit_cmd(
     config: Annotated[
         Path | None, typer.Option(help="audit.yaml with any of the settings below")
     ] = None,
-    dataset: Annotated[str | None, typer.Option(help="data set (default digits)")] = None,
-    model: Annotated[str | None, typer.Option(help="architecture (default per data set)")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help=f"data set: {DATASETS} (default digits)")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help=f"architecture: {catalog.help_list('models')} (default per data set)"),
+    ] = None,
     checkpoint: Annotated[
         Path | None, typer.Option(help="original model to load instead of training")
     ] = None,
-    methods: Annotated[str | None, typer.Option(help="comma-separated unlearning methods")] = None,
+    methods: Annotated[
+        str | None,
+        typer.Option(
+            help=f"comma-separated unlearning methods: {catalog.help_list('methods')} "
+            "(METHOD@VARIANT: a named recipe)"
+        ),
+    ] = None,
     forget: Annotated[
         str | None, typer.Option(help="classes to forget (default: one, chosen by the seed)")
     ] = None,
     attacks_: Annotated[
-        str | None, typer.Option("--attacks", help="comma-separated ATTACK[/DECIDER]")
+        str | None,
+        typer.Option(
+            "--attacks",
+            help=f"comma-separated ATTACK[/DECIDER]; attacks and baselines: "
+            f"{catalog.help_list('attacks')}; deciders: {catalog.help_list('deciders')}",
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="seed of the whole audit")] = None,
     query_budget: Annotated[int | None, typer.Option(help="query budget per model")] = None,
@@ -155,7 +213,10 @@ def audit_cmd(
     ] = None,
     defences: Annotated[
         str | None,
-        typer.Option(help="comma-separated defences, each measured beside none (unleak methods)"),
+        typer.Option(
+            help=f"comma-separated defences, each measured beside none (unleak methods): "
+            f"{catalog.help_list('defences')}"
+        ),
     ] = None,
     unlearned: Annotated[
         list[str] | None,
@@ -179,19 +240,28 @@ def audit_cmd(
 ) -> None:
     """Audit unleak's unlearning end to end, or your own models (--unlearned): every attack and
     baseline, null models, a verdict and a report."""
+    _checked(dataset, catalog.check_dataset)
+    _checked(model, catalog.check_model)
+    method_list = methods.split(",") if methods is not None else None
+    if method_list is not None:
+        catalog.check_methods(method_list)
+    attack_list = _names(attacks_, catalog.check_attack)
+    defence_list = _names(defences, catalog.check_defence)
+    from unleak.data.core import parse_class_list
+    from unleak.experiments.audit import audit, load_config
 
     cfg = load_config(
         config,
         dataset=dataset,
         model=model,
         checkpoint=str(checkpoint) if checkpoint else None,
-        methods=methods.split(",") if methods is not None else None,
+        methods=method_list,
         forget=parse_class_list(forget) if forget is not None else None,
-        attacks=attacks_.split(",") if attacks_ is not None else None,
+        attacks=attack_list,
         seed=seed,
         query_budget=query_budget,
         num_forgotten_known=num_forgotten_known,
-        defences=defences.split(",") if defences is not None else None,
+        defences=defence_list,
         unlearned=unlearned,
         original=original,
         model_def=model_def,
@@ -204,9 +274,12 @@ def audit_cmd(
     )
     with render.AuditProgress() as prog:
         result = audit(cfg, out_dir, reporter=prog)
+    if not result.verdicts:
+        out.print(f"[bold]{escape(result.headline())}[/]")
     for line in render.verdict_lines(result):
         out.print(line)
     out.print(render.audit_table(result))
+    out.print(render.tally_table(result))
     if result.run_dir is not None:
         where = escape(str(result.run_dir))
         out.print(f"run directory: {where}  (report: {where}/report.html)")
@@ -228,6 +301,8 @@ def sweep(
     limit: Annotated[int | None, typer.Option(help="run at most N runs now")] = None,
 ) -> None:
     """Run a grid of experiments into DIR/results.sqlite (resumable)."""
+    from unleak.experiments.sweep import check_sweep, load_sweep_config, run_sweep
+
     if executor not in ("local", "ray"):
         raise ConfigError(f"unknown executor {executor!r}", "use local or ray")
     if workers < 1:
@@ -259,6 +334,8 @@ def sweep(
 @app.command()
 def report(sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")]) -> None:
     """Regenerate Markdown and CSV tables and figures of a sweep."""
+    from unleak.experiments.sweep import report as sweep_report
+
     for kind, path in sweep_report(sweep_dir).items():
         out.print(f"{kind}: {escape(str(path))}")
 
@@ -269,21 +346,30 @@ def report(sweep_dir: Annotated[Path, typer.Argument(help="a sweep directory")])
 @app.command()
 def attack(
     weights: Annotated[Path, typer.Option(help="weights (.safetensors) or a checkpoint folder")],
-    dataset: Annotated[str, typer.Option(help="the data set the model was trained on")] = "digits",
+    dataset: Annotated[
+        str, typer.Option(help=f"the data set the model was trained on: {DATASETS}")
+    ] = "digits",
     attack_name: Annotated[
-        str,
-        typer.Option(
-            "--attack",
-            help="param-diff, param-dot, wb-inversion, bb-genetic, before-after, oracle, chance",
-        ),
+        str, typer.Option("--attack", help=f"an attack or baseline: {catalog.help_list('attacks')}")
     ] = "param-diff",
     decider: Annotated[
-        str | None, typer.Option(help="kmeans, gap, threshold, youden, tree or topm")
+        str | None, typer.Option(help=f"decider: {catalog.help_list('deciders')}")
     ] = None,
     criterion: Annotated[
-        str | None, typer.Option(help="screening of inversion attacks: threshold or entropy")
+        str | None,
+        typer.Option(
+            help="reading of a screening attack's evidence: "
+            + "; ".join(
+                f"{n}: {', '.join(d['criteria'])}"
+                for n, d in catalog.index()["attacks"].items()
+                if d["criteria"]
+            )
+        ),
     ] = None,
-    arch: Annotated[str | None, typer.Option(help="zoo architecture of the weights")] = None,
+    arch: Annotated[
+        str | None,
+        typer.Option(help=f"zoo architecture of the weights: {catalog.help_list('models')}"),
+    ] = None,
     model_def: Annotated[str | None, typer.Option(help="your model class, PATH.py:CLASS")] = None,
     model_arg: Annotated[
         list[str] | None, typer.Option(help="constructor argument KEY=VALUE")
@@ -311,7 +397,10 @@ def attack(
     ] = None,
     defence: Annotated[
         str | None,
-        typer.Option(help="output hardening of the target's answers: top-k, round, label-only"),
+        typer.Option(
+            help="output hardening of the target's answers: "
+            + ", ".join(n for n, d in catalog.index()["defences"].items() if d["kind"] == "outputs")
+        ),
     ] = None,
     defence_set: Annotated[
         list[str] | None, typer.Option("--defence-set", help="a defence setting KEY=VALUE")
@@ -325,6 +414,15 @@ def attack(
     data_root: DataRoot = None,
 ) -> None:
     """Attack a model: print per-class scores and the predicted forgotten classes."""
+    catalog.check_dataset(dataset)
+    catalog.check_attack(attack_name)
+    if decider is not None:
+        catalog.check_decider(decider, attack_name)
+    if criterion is not None:
+        catalog.check_criterion(attack_name, criterion)
+    _checked(arch, catalog.check_model)
+    _checked(defence, catalog.check_defence)
+    from unleak.experiments.jobs import attack_model
 
     if json_out is not None:
         check_output(json_out, "file", "--json")

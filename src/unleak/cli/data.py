@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.table import Table
 
-from unleak import data
+from unleak import catalog
 from unleak.cli import render
 from unleak.cli.app import DataRoot, data_app
 from unleak.cli.render import err, out
@@ -17,6 +17,7 @@ from unleak.errors import UnleakError
 @data_app.command("list")
 def data_list(data_root: DataRoot = None) -> None:
     """List the data sets and whether their files are present under the data root."""
+    from unleak import data
 
     root = data.resolve_root(data_root)
     table = Table(title=escape(f"data sets (root: {root})"))
@@ -37,6 +38,9 @@ def data_list(data_root: DataRoot = None) -> None:
 @data_app.command("check")
 def data_check(name: str, data_root: DataRoot = None) -> None:
     """Verify the official md5 of every file of a data set."""
+    from unleak import data
+
+    catalog.check_dataset(name)
     checks = data.check(name, data_root)
     if not checks:
         out.print(f"{escape(name)} is embedded: nothing to check")
@@ -56,6 +60,9 @@ def data_check(name: str, data_root: DataRoot = None) -> None:
 @data_app.command("download")
 def data_download(name: str, data_root: DataRoot = None) -> None:
     """Download the official files of a data set (with md5 checks)."""
+    from unleak import data
+
+    catalog.check_dataset(name)
     with err.status(f"downloading {escape(name)}"):
         checks = data.download(name, data_root)
     if checks:

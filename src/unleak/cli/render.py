@@ -3,7 +3,7 @@ commands call it, then hand what it returns to these functions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -11,11 +11,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from unleak import attacks as atk
-from unleak import recipes
-from unleak.defences import defence_class, defence_names
-from unleak.training import Hooks, TrainState
-from unleak.unlearning import method_names, method_spec
+from unleak import catalog, recipes
+
+if TYPE_CHECKING:  # the progress bars build training hooks only once a command runs
+    from unleak.training import TrainState
 
 out = Console()
 err = Console(stderr=True)
@@ -52,6 +51,8 @@ class TrainingProgress:
             info = f"epoch {e.epoch + 1} acc {e.train_acc:.3f}{extra}"
             self.progress.update(self.task, info=info)
 
+        from unleak.training import Hooks
+
         self.callback = Hooks(on_train_begin=begin, on_batch_end=batch, on_epoch_end=epoch)
 
     def __enter__(self) -> TrainingProgress:
@@ -87,6 +88,8 @@ class AuditProgress:
         self.progress.advance(self.task, n)
 
     def callbacks(self) -> list[Any]:
+        from unleak.training import Hooks
+
         def epoch(state: TrainState) -> None:
             e = state.history.epochs[-1]
             info = f"epoch {e.epoch + 1}/{state.num_epochs} loss {e.loss:.3f}"
@@ -117,23 +120,6 @@ class SweepProgress:
         self.progress.update(self.task, completed=completed)
 
 
-def short_label(label: str) -> str:
-    """Compact column names from the attack's own short label: ``wb-inversion[entropy]/threshold``
-    -> ``wb entropy``."""
-    attack, _, decider = label.partition("/")
-    attack, _, criterion = attack.partition("[")
-    try:
-        cls = atk.attack_class(attack)
-        name = cls.label or attack
-        default = cls.default_decider
-    except Exception:  # a row of an attack no longer registered: show its name
-        name, default = attack, ""
-    parts = [name, criterion.rstrip("]")]
-    if decider.split("@")[0] not in (default, "topm"):
-        parts.append(decider)
-    return " ".join(p for p in parts if p)
-
-
 def _set(classes: list[int]) -> str:
     return "{" + ",".join(map(str, classes)) + "}"
 
@@ -143,7 +129,8 @@ def audit_table(result: Any) -> Table:
     attacks named exactly the forgotten set (on a null model: named nothing), and every other
     answer with the attacks that gave it. The full model x attack grid is in the run directory
     (report.html, results.csv)."""
-    rows = [r for r in result.rows if r.attack and not atk.attack_class(r.attack).baseline]
+    attacks = catalog.index()["attacks"]
+    rows = [r for r in result.rows if r.attack and not attacks.get(r.attack, {}).get("baseline")]
     title = (
         f"forgotten: {_set(list(result.forget))}"
         if result.forget
@@ -178,9 +165,9 @@ def audit_table(result: Any) -> Table:
         others: dict[str, list[str]] = {}
         for r in done:
             if not has_truth or r not in exact:
-                others.setdefault(_set(r.predicted), []).append(short_label(r.label))
+                others.setdefault(_set(r.predicted), []).append(catalog.short_label(r.label))
         answers = "; ".join(f"{k}: {', '.join(v)}" for k, v in others.items())
-        failed = [short_label(r.label) for r in mine if r.error]
+        failed = [catalog.short_label(r.label) for r in mine if r.error]
         if failed:
             answers += ("; " if answers else "") + f"[yellow]failed: {', '.join(failed)}[/]"
         name = f"{tag} (null)" if kind == "null" else tag
@@ -197,11 +184,36 @@ def verdict_lines(result: Any) -> list[str]:
     lines = []
     for path, v in result.verdicts.items():
         colour = "red" if v.leaked else ("yellow" if v.suspected else "green")
-        sentence = v.sentence(names, short_label)
+        sentence = v.sentence(names, catalog.short_label)
         lines.append(f"[bold]{escape(path)}[/]: [{colour}]{escape(sentence)}[/]")
         for label, error in v.failed.items():
             lines.append(f"  [yellow]{escape(label)} did not run: {escape(error)}[/]")
     return lines
+
+
+def _ci(lo: float, hi: float) -> str:
+    return "-" if lo != lo else f"[{100 * lo:.0f}-{100 * hi:.0f}%]"
+
+
+def tally_table(result: Any) -> Table:
+    """Per attack over the audit's models: exact-set hits beside chance, false alarms on nulls."""
+    table = Table(
+        title="per attack over this audit's models (95% Wilson intervals)",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for col in ("attack", "access", "exact hits", "chance", "false alarms (nulls)"):
+        table.add_column(col, justify="left" if col in ("attack", "access") else "right")
+    for t in result.tallies():
+        chance = "-" if t.chance != t.chance else f"{100 * t.chance:.0f}%"
+        table.add_row(
+            escape(catalog.short_label(t.label)),
+            t.access,
+            f"{t.hits}/{t.models} {_ci(*t.asr_ci)}" if t.models else "-",
+            chance,
+            f"{t.false_alarms}/{t.nulls} {_ci(*t.fpr_ci)}" if t.nulls else "unmeasured",
+        )
+    return table
 
 
 def attack_table(outcome: Any) -> Table:
@@ -249,21 +261,22 @@ def checks_table(name: str, checks: list[Any]) -> Table:
 
 
 def catalogue() -> Table:
-    """Methods, their named recipes, defences and attacks, one line each."""
+    """Methods, their named recipes, defences, attacks and deciders, one line each."""
+    index = catalog.index()
     table = Table(title="unleak: what can run", show_lines=False)
     for col in ("kind", "name", "what"):
         table.add_column(col)
-    for name in method_names():
-        table.add_row("method", name, escape(method_spec(name).description))
+    for name, info in index["methods"].items():
+        table.add_row("method", name, escape(info["description"]))
     for name, info in sorted(recipes.variants().items()):
         band = info.get("forget_acc")
         what = info.get("description", "") + (f" (forget accuracy {band})" if band else "")
         table.add_row("recipe", name, escape(what))
-    for name in defence_names():
-        cls = defence_class(name)
-        table.add_row(f"defence ({cls.kind})", name, escape(cls.description))
-    for name in atk.attack_names():
-        cls = atk.attack_class(name)
-        kind = "baseline" if cls.baseline else "attack"
-        table.add_row(f"{kind} ({cls.requires.name.lower()})", name, escape(cls.threat))
+    for name, info in index["defences"].items():
+        table.add_row(f"defence ({info['kind']})", name, escape(info["description"]))
+    for name, info in index["attacks"].items():
+        kind = "baseline" if info["baseline"] else "attack"
+        table.add_row(f"{kind} ({info['access']})", name, escape(info["threat"]))
+    for name, info in index["deciders"].items():
+        table.add_row("decider", name, escape(info["description"]))
     return table

@@ -29,6 +29,7 @@ from unleak._io import (
 )
 from unleak.data import Dataset
 from unleak.data import load as load_data
+from unleak.evaluation.headline import AttackTally, headline, tally
 from unleak.evaluation.results import ResultRow, Results
 from unleak.evaluation.verdict import Verdict
 from unleak.experiments.audit_config import AuditConfig, Normalization, load_config
@@ -100,6 +101,15 @@ class AuditResult:
     def summary(self) -> pd.DataFrame:
         """ASR per (method, attack, decider) beside chance, efficacy and false-positive rate."""
         return self.rows.summary()
+
+    def tallies(self) -> list[AttackTally]:
+        """Per attack: exact-set hits over the unlearned models, false alarms over the nulls."""
+        return tally(self.rows)
+
+    def headline(self) -> str:
+        """One sentence of what was found (per method and overall, with the nulls' false
+        alarms); audits of your own models lead with their verdicts instead."""
+        return headline(self.rows, self.forget, self.class_names)
 
 
 class _Laps:
@@ -343,7 +353,9 @@ def write_run(result: AuditResult, run_dir: Path, data: Dataset, lap: _Laps, sta
             "forget": list(result.forget),
             "dataset": data.name,
             "model": result.model,
+            "headline": None if result.verdicts else result.headline(),
             "verdict": {path: v.to_dict() for path, v in result.verdicts.items()},
+            "attacks": [t.to_dict() for t in result.tallies()],
             "rows": json.loads(summary.to_json(orient="records")) if not summary.empty else [],
         },
     )

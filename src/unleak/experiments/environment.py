@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+from importlib import metadata
 from typing import Any
 
 import numpy
-import sklearn
 import torch
 
 from unleak._version import __version__
@@ -26,7 +26,8 @@ def environment(**extra: Any) -> dict[str, Any]:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": numpy.__version__,
-        "scikit-learn": sklearn.__version__,
+        # read from the installed metadata: importing scikit-learn costs seconds at start-up
+        "scikit-learn": metadata.version("scikit-learn"),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpus": os.cpu_count(),

@@ -30,6 +30,12 @@ INTRO = (
     "An attack succeeds when its predicted set is exactly the forgotten set; on null models "
     "(nothing forgotten) any prediction is a false positive."
 )
+TALLY_NOTE = (
+    "One audit attacks each model once, so each attack is tallied over the models it attacked: "
+    "how many unlearned models it named exactly the forgotten set on (chance: a uniform guess of "
+    "that many classes), and how many null models it named any class on. The model x attack "
+    "grid above holds every answer; a sweep gives ASR over many seeds and forget sets."
+)
 LEGEND = (
     "Red: the attack named exactly the forgotten classes (the label leaked) or, on a null model, "
     "named a class that was never forgotten (a false positive). Green: no leak, or rightly none."
@@ -118,6 +124,13 @@ def _name(kind: str, method: str, defence: str = "") -> str:
     return f"{tag} (null)" if kind == "null" else tag
 
 
+def headline_section(result: Any) -> list[str]:
+    """The one sentence of what an audit of unleak's own unlearning found, first on the page."""
+    if getattr(result, "verdicts", None) or not result.forget:
+        return []
+    return [f'<p id="headline"><b>{html.escape(result.headline())}</b></p>']
+
+
 def verdict_section(result: Any, names: Any) -> list[str]:
     """The verdict of an audit of your own models, first on the page."""
     verdicts = getattr(result, "verdicts", None) or {}
@@ -161,6 +174,7 @@ def render(result: Any, data: Any = None) -> str:
     forgot = ", ".join(f"{c} ({html.escape(names[c])})" for c in result.forget) or "not given"
     parts = [
         f"<h1>unleak audit: {html.escape(cfg.dataset)}</h1>",
+        *headline_section(result),
         *verdict_section(result, names),
         f'<p id="setup">Data set <b>{html.escape(cfg.dataset)}</b>, model <b>{html.escape(arch)}'
         f"</b>, forgotten classes <b>{forgot}</b>, seed {cfg.seed}. {INTRO}</p>",
@@ -212,35 +226,41 @@ def render(result: Any, data: Any = None) -> str:
     parts.append(f'<p class="note">{LEGEND}</p>')
     parts.append(_table(["model", *labels], grid, classes))
 
-    summary = result.summary()
-    if not summary.empty:
-        cols = [
-            "method",
+    tallies = result.tallies()
+    if tallies:
+
+        def pct(v: float) -> str:
+            return "-" if v != v else f"{100 * v:.0f}%"
+
+        def ci(lo: float, hi: float) -> str:
+            return "-" if lo != lo else f"{100 * lo:.0f}-{100 * hi:.0f}%"
+
+        trows = [
+            [
+                html.escape(t.label),
+                html.escape(t.access),
+                f"{t.hits}/{t.models}" if t.models else "-",
+                ci(*t.asr_ci),
+                pct(t.chance),
+                f"{t.false_alarms}/{t.nulls}" if t.nulls else "unmeasured",
+                ci(*t.fpr_ci),
+                _fmt(t.forget_acc),
+            ]
+            for t in tallies
+        ]
+        parts.append("<h2 id='summary'>Per attack: exact-set hits beside chance, false alarms</h2>")
+        parts.append(f'<p class="note">{TALLY_NOTE}</p>')
+        heads = [
             "attack",
-            "criterion",
-            "decider",
-            "asr",
-            "n",
+            "access",
+            "exact hits / unlearned models",
+            "95% interval",
             "chance",
-            "fpr",
-            "forget_acc",
-            "retain_acc",
-            "seconds",
-            "queries",
+            "false alarms / null models",
+            "95% interval",
+            "mean forget acc",
         ]
-        cols = [c for c in cols if c in summary.columns]
-        counts = {"n", "queries"}  # means of whole numbers: shown whole
-
-        def cell(col: str, v: Any) -> str:
-            whole = col in counts and isinstance(v, float) and math.isfinite(v)
-            return _fmt(round(v) if whole else v)
-
-        srows = [
-            [cell(c, v) for c, v in zip(cols, rec, strict=True)]
-            for rec in summary[cols].itertuples(index=False)
-        ]
-        parts.append("<h2 id='summary'>ASR beside chance, efficacy and false-positive rate</h2>")
-        parts.append(_table(cols, srows))
+        parts.append(_table(heads, trows))
 
     parts.append("<h2 id='threat'>Threat model of each attack</h2><ul>")
     for name in dict.fromkeys(r.attack for r in rows if r.attack):

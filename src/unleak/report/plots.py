@@ -1,4 +1,4 @@
-"""Figures as PNG bytes (matplotlib, no display needed)."""
+"""Figures as PNG bytes (matplotlib and Pillow, no display needed)."""
 
 from __future__ import annotations
 
@@ -27,25 +27,38 @@ def png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def prototype_grid(title: str, grids: Sequence[tuple[str, np.ndarray]]) -> bytes:
-    """Rows of prototypes, one row per model, one column per class (arrays K x C x H x W)."""
-    rows = max(1, len(grids))
+def prototype_grid(title: str, grids: Sequence[tuple[str, np.ndarray]], cell: int = 48) -> bytes:
+    """Rows of prototypes, one row per model, one column per class (arrays K x C x H x W), as a
+    PNG drawn with Pillow: pixels scaled up unsmoothed, class numbers on top, model names left.
+    (matplotlib took 4 s for the demo's two grids of 70 panels; this takes milliseconds.)"""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=12)
     k = max((g.shape[0] for _, g in grids), default=1)
-    fig = _figure(0.9 * k + 1.2, 0.95 * rows + 0.5)
-    fig.suptitle(title, fontsize=10)
+    left = 8 + max((int(font.getlength(name)) for name, _ in grids), default=0)
+    top, gap = 36, 4
+    width = left + k * (cell + gap) + gap
+    height = top + max(1, len(grids)) * (cell + gap) + gap
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.text((4, 2), title, fill="black", font=font)
+    for c in range(k):
+        draw.text(
+            (left + c * (cell + gap) + cell // 2 - 3, top - 16), str(c), fill="black", font=font
+        )
     for r, (name, protos) in enumerate(grids):
+        y = top + r * (cell + gap)
+        draw.text((4, y + cell // 2 - 7), name, fill="black", font=font)
         for c in range(protos.shape[0]):
-            ax = fig.add_subplot(rows, k, r * k + c + 1)
-            img = protos[c]
-            img = img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
-            ax.imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                ax.set_title(str(c), fontsize=8)
-            if c == 0:
-                ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    return png(fig)
+            img = np.clip(np.asarray(protos[c], dtype=np.float32), 0, 1)
+            pixels = (img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))) * 255
+            tile = Image.fromarray(pixels.round().astype(np.uint8)).convert("RGB")
+            canvas.paste(
+                tile.resize((cell, cell), Image.Resampling.NEAREST), (left + c * (cell + gap), y)
+            )
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
 
 
 def line_plot(

@@ -1,0 +1,144 @@
+"""What can run, by name, without importing torch: the index the command line reads.
+
+``catalog.json`` beside this file lists every registered attack, unlearning method, defence,
+decider, architecture and data set with its one-line help. It is written from the registries
+themselves (``python -m unleak.experiments.catalog_index``) and ``tests/test_cli_startup.py``
+fails when it no longer matches them, so the command line can answer ``--help`` and refuse a
+misspelt name in a fraction of a second, with the very message the registry would give.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any
+
+from unleak import recipes
+from unleak.errors import ConfigError, unknown_name
+
+KINDS = ("attacks", "methods", "defences", "deciders", "models", "datasets")
+FILE_DATA = ("npz:", "folder:")  # data given as files, not by name
+
+
+@functools.cache
+def index() -> dict[str, dict[str, dict[str, Any]]]:
+    """The whole index: kind -> name -> what the registry says of it."""
+    text = resources.files("unleak").joinpath("catalog.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def names(kind: str) -> list[str]:
+    """Registered names of ``kind`` (one of :data:`KINDS`), sorted."""
+    return sorted(index()[kind])
+
+
+def entry(kind: str, name: str) -> dict[str, Any]:
+    return index()[kind][name]
+
+
+def help_list(kind: str, *, extra: tuple[str, ...] = ()) -> str:
+    """``"a, b or c"``: the names of ``kind`` for an option's help text."""
+    items = [*names(kind), *extra]
+    return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else "".join(items)
+
+
+def short_label(label: str) -> str:
+    """Compact name of a result label from the attack's registered short label:
+    ``wb-inversion[entropy]/threshold`` -> ``wb entropy`` (its default decider is left out)."""
+    attack, _, decider = label.partition("/")
+    attack, _, criterion = attack.partition("[")
+    info = index()["attacks"].get(attack)
+    # an attack no longer (or not yet) in the index: its own name
+    name, default = (info["label"], info["default_decider"]) if info else (attack, "")
+    parts = [name, criterion.rstrip("]")]
+    if decider.split("@")[0] not in (default, "topm"):
+        parts.append(decider)
+    return " ".join(p for p in parts if p)
+
+
+# --------------------------------------------------------------------------- checks
+# Each check raises the one-line error the registry itself raises for the same name.
+
+
+def check_attack(text: str) -> None:
+    """``ATTACK[/DECIDER]`` or ``ATTACK/CRITERION`` (a screening attack's reading)."""
+    name, _, second = text.partition("/")
+    attacks = index()["attacks"]
+    if name not in attacks:
+        raise ConfigError(unknown_name("attack", name, list(attacks)), "pick one of those")
+    info = attacks[name]
+    if second and second not in info["criteria"] and second not in info["deciders"]:
+        raise ConfigError(
+            unknown_name(f"decider for {name}", second, info["deciders"]), "pick one of those"
+        )
+
+
+def check_decider(name: str, attack: str | None = None) -> None:
+    """A decider, or with ``attack`` one that attack allows."""
+    info = index()["attacks"].get(attack or "")
+    if info is not None and name not in info["deciders"]:
+        raise ConfigError(
+            unknown_name(f"decider for {attack}", name, info["deciders"]), "pick one of those"
+        )
+    if name not in index()["deciders"]:
+        raise ConfigError(unknown_name("decider", name, names("deciders")), "pick one of those")
+
+
+def check_criterion(attack: str, criterion: str) -> None:
+    criteria = index()["attacks"].get(attack, {}).get("criteria", [])
+    if criterion not in criteria:
+        raise ConfigError(
+            unknown_name("criterion", criterion, criteria or ["none"]),
+            "pick one of those" if criteria else "drop the criterion",
+        )
+
+
+def check_method(name: str) -> None:
+    """A registered method, or ``METHOD@VARIANT`` naming one of its recipes."""
+    base, _, variant = name.partition("@")
+    if base not in index()["methods"] or (variant and name not in recipes.variants()):
+        known = [*names("methods"), *sorted(recipes.variants())]
+        raise ConfigError(
+            unknown_name("unlearning method", name, known),
+            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`)",
+        )
+
+
+def check_methods(items: list[str], what: str = "audit") -> None:
+    """A list of methods, refused as the ``what`` configuration refuses it."""
+    known = [*names("methods"), *sorted(recipes.variants())]
+    unknown = sorted(
+        {m for m in items if m.partition("@")[0] not in index()["methods"]}
+        | {m for m in items if "@" in m and m not in recipes.variants()}
+    )
+    if unknown:
+        raise ConfigError(
+            f"{what} configuration: methods: unknown method(s) {unknown}; known: "
+            f"{', '.join(known)}",
+            "fix that setting",
+        )
+
+
+def check_defence(name: str) -> None:
+    if name not in index()["defences"]:
+        raise ConfigError(
+            unknown_name("defence", name, names("defences")), "pick one of those defences"
+        )
+
+
+def check_model(name: str) -> None:
+    if name not in index()["models"]:
+        raise ConfigError(
+            unknown_name("model", name, names("models")), "pick one of those architectures"
+        )
+
+
+def check_dataset(name: str) -> None:
+    if name.startswith(FILE_DATA):
+        return  # files are read (and checked) by the data layer
+    if name not in index()["datasets"]:
+        raise ConfigError(
+            unknown_name("data set", name, [*names("datasets"), "npz:PATH"]),
+            "pick one of those names (see `unleak data list`)",
+        )
