@@ -24,7 +24,7 @@ $(TEST_STAMP): $(STAMP)
 	touch $(TEST_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/unleak audit --out runs/demo
+	$(BIN)/unleak audit --config examples/demo.yaml --out runs/demo
 
 # Two processes of one thread each (tests/conftest.py): on a 2-core runner the suite's small torch
 # models run faster side by side than one at a time on two threads. --dist loadfile keeps a test

@@ -126,6 +126,33 @@ def test_a_failing_stage_is_reported_not_fatal(tmp_path, monkeypatch):
     assert "failed" in (tmp_path / "run" / "report.html").read_text()
 
 
+def test_the_audit_opens_with_a_headline_and_per_attack_tallies(small_audit):
+    result = small_audit
+    line = result.headline()
+    assert line.startswith("Forgotten class 3")
+    hits = {
+        m: sum(r.hit for r in result.rows if r.method == m and r.attack in ATTACKS) for m in MODELS
+    }
+    assert f"(rt {hits['rt']}, ng {hits['ng']})" in line
+    alarms = sum(bool(r.predicted) for r in result.rows if r.kind == "null" and r.attack in ATTACKS)
+    assert f"{alarms} false alarm" in line and "in 2 readings of 1 null model" in line
+    tallies = {t.label: t for t in result.tallies()}
+    assert set(tallies) == {r.label for r in result.rows if r.attack in ATTACKS}  # no baseline
+    for t in tallies.values():  # every unlearned model and null model once; chance beside
+        assert (t.models, t.nulls) == (2, 1) and 0 < t.chance < 1
+        assert t.asr_ci[0] <= t.asr <= t.asr_ci[1]
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    assert summary["headline"] == line
+    assert [a["attack"] for a in summary["attacks"]] == list(tallies)
+    page = (result.run_dir / "report.html").read_text()
+    assert page.index('id="headline"') < page.index("id='efficacy'")
+    assert "false alarms / null models" in page
+
+
+ATTACKS = ("param-diff", "wb-inversion")
+MODELS = ("rt", "ng")
+
+
 @pytest.mark.skipif(
     chromium() is None, reason="needs Debian's chromium package (.ci/run installs it)"
 )
