@@ -1,7 +1,8 @@
 """``make demo`` from a fresh clone, and an MNIST audit of one class with every method and attack.
 
-python -m benchmarks.run demo          (benchmarks/results/demo.json; ~12 min: 3 fresh clones of
-                                        main before issue 24 and 3 of HEAD)
+python -m benchmarks.bench_demo demo   (benchmarks/results/demo.json and its section of
+                                        docs/results.md; ~12 min: 3 fresh clones of main before
+                                        issue 24 and 3 of HEAD)
 python -m benchmarks.run audit_mnist   (benchmarks/results/audit_mnist.json)
 """
 
@@ -114,6 +115,9 @@ def main_demo(repeats: int = 3) -> None:
             "table": after[-1]["out"].strip().splitlines()[-32:],
         },
     )
+    from benchmarks.docs import demo_section, splice_section
+
+    splice_section(demo_section(), "## The audit")
     if over:
         sys.stderr.write(f"demo audit over its budget (seconds over): {over}\n")
 
@@ -157,3 +161,9 @@ def main_audit_mnist() -> None:
 def main() -> None:
     main_demo()
     main_audit_mnist()
+
+
+if __name__ == "__main__":
+    {"demo": main_demo, "audit_mnist": main_audit_mnist}.get(
+        sys.argv[1] if len(sys.argv) > 1 else "", main
+    )()

@@ -81,7 +81,7 @@ def training_section() -> str:
 
 
 def demo_section() -> str:
-    parts = ["## The audit (issue 6)\n"]
+    parts = ["## The audit (issues 6 and 24)\n"]
     d = load("demo")
     if d and "after" in d:
         b, n = d["before"], d["after"]
@@ -570,6 +570,19 @@ Every figure below comes from a command named beside it, run on the machine it n
 write JSON to `benchmarks/results/`; `python -m benchmarks.run --docs` rebuilds this page from them
 and from the sweep directories under `runs/sweeps/` (not committed: they hold models).
 """
+
+
+def splice_section(section: str, title: str) -> Path:
+    """Replace the section of docs/results.md whose heading starts with ``title`` by ``section``
+    (a section runs to the next ``## `` heading), leaving every other section as it is: for a
+    benchmark that reran alone, where a full rebuild needs every sweep under runs/sweeps/."""
+    path = DOCS / "results.md"
+    text = path.read_text()
+    start = text.index(f"\n{title}") + 1
+    end = text.find("\n## ", start + 1)
+    end = len(text) if end < 0 else end + 1
+    path.write_text(with_findings(text[:start] + section.rstrip() + "\n\n" + text[end:]))
+    return path
 
 
 def write_results() -> Path:
