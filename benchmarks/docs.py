@@ -98,16 +98,18 @@ def demo_section() -> str:
         )
         keys = [
             ("install (make install)", "install_seconds"),
-            ("audit (make demo after it)", "audit_seconds"),
+            ("audit (make demo after it: first run, fresh venv)", "audit_seconds"),
             ("make demo in all", "make_demo_seconds"),
+            ("the same audit again (warm)", "warm_audit_seconds"),
             ("unleak --help", "help_seconds"),
             ("unleak audit --attacks probe-rech (error)", "error_seconds"),
         ]
-        rows = [[what, f"{b[k]} s", f"{n[k]} s"] for what, k in keys]
+        rows = [[what, f"{b[k]} s" if k in b else "-", f"{n[k]} s"] for what, k in keys]
         parts.append(table(["", f"before ({b['rev']})", f"after ({n['rev']})"], rows))
         over = d["over_budget"]
         parts.append(
-            f"\nAudit stage seconds after: {n['audit_stage_seconds']}; budget "
+            f"\nStage seconds of the first run in a fresh venv: {n['first_run_stage_seconds']}; "
+            f"of the warm run: {n['audit_stage_seconds']}. Budget of the warm run "
             f"(benchmarks/demo_budget.json): {d['budget']['audit_stage_seconds']}: "
             + (f"**over budget**: {over}" if over else "every stage within its budget")
             + f'. The demo\'s headline: "{d["headline"]}"\n'
