@@ -27,7 +27,7 @@ LAYERS = [
     ),
     ("data", ("unleak.data",)),
     ("models", ("unleak.models",)),
-    ("training", ("unleak.training",)),
+    ("training", ("unleak.training", "unleak.optim")),
     ("unlearning", ("unleak.unlearning",)),
     ("defences", ("unleak.defences",)),
     ("attacks", ("unleak.attacks",)),

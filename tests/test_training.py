@@ -95,3 +95,73 @@ def test_bad_configs_are_refused(digits):
             digits.train,
             ul.TrainConfig(epochs=1, class_pure_epochs=2),
         )
+
+
+@pytest.mark.parametrize(
+    "kind, settings",
+    [
+        ("sgd", dict(lr=0.05, momentum=0.9, weight_decay=5e-4)),
+        ("sgd", dict(lr=0.1)),
+        ("adam", dict(lr=0.01, weight_decay=1e-3)),
+        ("adam", dict(lr=0.1)),
+    ],
+)
+def test_unleaks_optimisers_match_torch_optim_bit_for_bit(digits, kind, settings):
+    """unleak.optim exists to skip torch.optim's import of torch._dynamo; the weights must not
+    move by a single bit for it, cosine schedule (torch's LambdaLR) and clipping included."""
+    import math
+
+    from unleak import optim
+
+    def run(make, schedule):
+        model = ul.models.build("cnn", digits, seed=0, width=8)
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt, step_lr = make(params), schedule
+        x, y = digits.train.x[:64], digits.train.y[:64]
+        for s in range(12):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            step_lr(opt, s, before=True)
+            opt.step()
+            step_lr(opt, s, before=False)
+        return [p.detach().clone() for p in model.parameters()]
+
+    def factor(s):
+        return 0.5 * (1 + math.cos(math.pi * min(s, 12) / 12))
+
+    torch_cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[kind]
+    ours_cls = {"sgd": optim.SGD, "adam": optim.Adam}[kind]
+    scheds = {}
+
+    def torch_make(params):
+        opt = torch_cls(params, **settings)
+        scheds["t"] = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return opt
+
+    def torch_lr(opt, s, before):
+        if not before:
+            scheds["t"].step()
+
+    def ours_lr(opt, s, before):
+        if before:
+            opt.lr = settings["lr"] * factor(s)
+
+    theirs = run(torch_make, torch_lr)
+    ours = run(lambda params: ours_cls(params, **settings), ours_lr)
+    assert all(torch.equal(a, b) for a, b in zip(theirs, ours, strict=True))
+
+
+def test_training_does_not_import_torch_dynamo(digits):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, unleak as ul\n"
+        "d = ul.data.load('digits')\n"
+        "net = ul.models.build('cnn', d, seed=0, width=8)\n"
+        "ul.train(net, d.train, ul.TrainConfig(epochs=0.2))\n"
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
+from unleak import optim
 from unleak.data.core import Split
 from unleak.errors import ConfigError, DivergenceError
 from unleak.models.inference import accuracy
@@ -212,11 +213,11 @@ def _batches(
     return [b for b in out if len(b) > 1] or out
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        return optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def _train_mode(model: nn.Module, freeze_norm: bool) -> None:
@@ -260,11 +261,10 @@ def fit(
     steps_per_epoch = max(1, n // cfg.batch_size + (n % cfg.batch_size > 1))
     total_steps = max(1, round(cfg.epochs * steps_per_epoch))  # for the schedule only
     opt = _optimizer(model, cfg)
-    sched = None
+    # the factor of the learning rate before step s, applied as torch's LambdaLR applies it
+    sched: Callable[[int], float] | None = None
     if cfg.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
-        )
+        sched = lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))  # noqa: E731
     state = TrainState(model, cfg, n_epochs, steps_per_epoch)
     hist = state.history
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -301,13 +301,13 @@ def fit(
                         f"loss became {lv} at epoch {epoch}, step {state.step}",
                         "lower the learning rate or set grad_clip",
                     )
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 value.backward()
                 if cfg.grad_clip:
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                opt.step()
                 if sched is not None:
-                    sched.step()
+                    opt.lr = cfg.lr * sched(state.step)
+                opt.step()
                 state.step += 1
                 steps += 1
                 state.loss = lv

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unleak import models
+from unleak import models, optim
 from unleak.cache import TensorCache, fingerprint
 from unleak.data.core import Split
 from unleak.models.heads import head, penultimate
@@ -71,7 +71,7 @@ def fit_head(
     w0, b0 = init if init is not None else (torch.zeros(num_classes, d), torch.zeros(num_classes))
     w = w0.detach().clone().requires_grad_(True)
     b = b0.detach().clone().requires_grad_(True)
-    opt = torch.optim.Adam([w, b], lr=lr) if optimizer == "adam" else torch.optim.SGD([w, b], lr=lr)
+    opt = optim.Adam([w, b], lr=lr) if optimizer == "adam" else optim.SGD([w, b], lr=lr)
     soft = targets.is_floating_point()
     with torch.enable_grad():
         for _ in range(steps):

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from unleak import optim
 from unleak.attacks.access import Access, Gradients, Target
 from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
 from unleak.attacks.evidence import ClassFeatures
@@ -90,7 +91,7 @@ class WhiteBoxInversion(Attack):
             )
 
         labels = torch.arange(k).repeat_interleave(r)
-        opt = torch.optim.Adam([u], lr=p.lr)
+        opt = optim.Adam([u], lr=p.lr)
         traj = np.zeros((p.steps + 1, k))
         with torch.enable_grad():
             for step in range(p.steps + 1):
