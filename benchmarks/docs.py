@@ -93,7 +93,9 @@ def demo_section() -> str:
             "the five methods, every attack at its frozen rule and every baseline, two null models, "
             "the report, on the digits cnn at width 16 (half the compute of the width-32 default; "
             "no rule was chosen on such models). `unleak --help` and a misspelt name no longer "
-            "import torch, scikit-learn, pandas or matplotlib. Before and after, medians of "
+            "import torch, scikit-learn, pandas or matplotlib; training no longer imports "
+            "torch._dynamo (unleak.optim: torch.optim's update rules, bit for bit); the report "
+            "draws its prototypes with Pillow. Before and after, medians of "
             f"{n['runs']} fresh clones each on this machine (`{d['command']}`):\n\n"
         )
         keys = [
@@ -119,8 +121,8 @@ def demo_section() -> str:
             parts.append(
                 f"\nWhere the rest goes: the first audit in a fresh venv takes {compile_s} s longer "
                 "than the same audit again, because Python compiles the bytecode of every module it "
-                "imports on first use (torch; torch._dynamo, which torch.optim loads; scikit-learn, "
-                "which loads the embedded digits and runs k-means). Compiling at install instead "
+                "imports on first use (torch; scikit-learn, which loads the embedded digits and runs "
+                "k-means). Compiling at install instead "
                 "costs more than it saves (uv --compile-bytecode: 38 s). What would close the gap: "
                 "importing less on the demo's path.\n"
             )
