@@ -33,8 +33,8 @@ test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=15
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

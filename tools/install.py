@@ -62,11 +62,11 @@ def main(venv: str, extras: str) -> int:
     # own (ensurepip costs 3.5 s)
     help_text = subprocess.run([py, "-m", "pip", "--help"], capture_output=True, text=True).stdout
     outer = "--python <python>" in help_text
-    if not Path(target).exists():
-        if not run([py, "-m", "venv", *(["--without-pip"] if outer else []), venv]):
-            return 1
+    make_venv = [py, "-m", "venv", *(["--without-pip"] if outer else []), venv]
+    if not Path(target).exists() and not run(make_venv):
+        return 1
     pip = [py, "-m", "pip", "--python", target] if outer else [target, "-m", "pip"]
-    spec = f".[{extras}]" if extras else "."
+    spec = f"{ROOT}[{extras}]" if extras else str(ROOT)
     constraints = str(ROOT / "constraints.txt")
     uv = shutil.which("uv") or str(Path(venv) / "bin" / "uv")
     if not Path(uv).exists():  # uv itself comes from the package index, into the venv
@@ -76,7 +76,8 @@ def main(venv: str, extras: str) -> int:
         if run(cmd, uv_env(py)):
             return 0
         sys.stderr.write("uv could not install; trying pip\n")
-    return 0 if run([*pip, "install", "--quiet", "--no-compile", "-c", constraints, "-e", spec]) else 1
+    fallback = [*pip, "install", "--quiet", "--no-compile", "-c", constraints, "-e", spec]
+    return 0 if run(fallback) else 1
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ with their help texts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,20 +26,20 @@ from unleak.errors import ConfigError
 DATASETS = catalog.help_list("datasets", extra=("npz:PATH[,TEST]", "folder:PATH"))
 
 
-def _names(text: str | None, check: object) -> list[str] | None:
+def _names(text: str | None, check: Callable[[str], None]) -> list[str] | None:
     """``"a,b"`` -> ``["a", "b"]``, each name checked against the catalogue first."""
     if text is None:
         return None
     items = [t.strip() for t in text.split(",")]
     for item in items:
-        check(item)  # type: ignore[operator]
+        check(item)
     return items
 
 
-def _checked(value: str | None, check: object) -> str | None:
+def _checked(value: str | None, check: Callable[[str], None]) -> None:
+    """Check an optional name against the catalogue (nothing to check when it is not given)."""
     if value is not None:
-        check(value)  # type: ignore[operator]
-    return value
+        check(value)
 
 
 # --------------------------------------------------------------------------- train
