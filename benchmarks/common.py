@@ -60,13 +60,25 @@ def load(name: str) -> dict[str, Any] | None:
 FINDINGS_MARK = "<!-- findings: copied from docs/findings.md -->"
 
 
+# where the benchmarks read the data sets on this machine, as a reader of the docs writes it
+DATA_SPELLINGS = ("../shared/data", str(DATA_ROOT))
+
+
+def public(text: str) -> str:
+    """``text`` with this machine's data folder written ``$UNLEAK_DATA`` (the variable every
+    command reads): the docs describe commands a reader runs on their own data folder."""
+    for spelling in DATA_SPELLINGS:
+        text = text.replace(spelling, "$UNLEAK_DATA")
+    return text
+
+
 def with_findings(text: str) -> str:
-    """`text` (docs/results.md) ending with the current docs/findings.md.
+    """`text` (docs/results.md) ending with the current docs/findings.md, made :func:`public`.
 
     The reading of the tables is written by hand in findings.md; results.md carries a copy after a
     marker so that every writer of results.md refreshes it instead of leaving a stale one."""
     head = text.partition(FINDINGS_MARK)[0].rstrip("\n")
     notes = DOCS / "findings.md"
     if not notes.is_file():
-        return head + "\n"
-    return f"{head}\n\n{FINDINGS_MARK}\n{notes.read_text()}"
+        return public(head + "\n")
+    return public(f"{head}\n\n{FINDINGS_MARK}\n{notes.read_text()}")

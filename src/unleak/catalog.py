@@ -28,18 +28,16 @@ def index() -> dict[str, dict[str, dict[str, Any]]]:
     return json.loads(text)
 
 
-def names(kind: str) -> list[str]:
-    """Registered names of ``kind`` (one of :data:`KINDS`), sorted."""
-    return sorted(index()[kind])
+def names(kind: str, /, **match: Any) -> list[str]:
+    """Registered names of ``kind`` (one of :data:`KINDS`), sorted; ``match`` keeps the entries
+    with those values (``names("defences", kind="weights")``)."""
+    entries = index()[kind]
+    return sorted(n for n, e in entries.items() if all(e.get(k) == v for k, v in match.items()))
 
 
-def entry(kind: str, name: str) -> dict[str, Any]:
-    return index()[kind][name]
-
-
-def help_list(kind: str, *, extra: tuple[str, ...] = ()) -> str:
-    """``"a, b or c"``: the names of ``kind`` for an option's help text."""
-    items = [*names(kind), *extra]
+def help_list(kind: str, /, *, extra: tuple[str, ...] = (), **match: Any) -> str:
+    """``"a, b or c"``: the names of ``kind`` (filtered by ``match``) for an option's help."""
+    items = [*names(kind, **match), *extra]
     return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else "".join(items)
 
 
@@ -94,28 +92,27 @@ def check_criterion(attack: str, criterion: str) -> None:
         )
 
 
+def _methods() -> list[str]:
+    """Methods, then the named recipes ``METHOD@VARIANT``, in the registry's order."""
+    return [*names("methods"), *sorted(recipes.variants())]
+
+
 def check_method(name: str) -> None:
     """A registered method, or ``METHOD@VARIANT`` naming one of its recipes."""
-    base, _, variant = name.partition("@")
-    if base not in index()["methods"] or (variant and name not in recipes.variants()):
-        known = [*names("methods"), *sorted(recipes.variants())]
+    if name not in _methods():
         raise ConfigError(
-            unknown_name("unlearning method", name, known),
+            unknown_name("unlearning method", name, _methods()),
             "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`)",
         )
 
 
-def check_methods(items: list[str], what: str = "audit") -> None:
-    """A list of methods, refused as the ``what`` configuration refuses it."""
-    known = [*names("methods"), *sorted(recipes.variants())]
-    unknown = sorted(
-        {m for m in items if m.partition("@")[0] not in index()["methods"]}
-        | {m for m in items if "@" in m and m not in recipes.variants()}
-    )
+def check_methods(items: list[str]) -> None:
+    """An audit's list of methods, refused as its configuration refuses it."""
+    unknown = sorted(set(items) - set(_methods()))
     if unknown:
         raise ConfigError(
-            f"{what} configuration: methods: unknown method(s) {unknown}; known: "
-            f"{', '.join(known)}",
+            f"audit configuration: methods: unknown method(s) {unknown}; known: "
+            f"{', '.join(_methods())}",
             "fix that setting",
         )
 

@@ -137,7 +137,7 @@ def unlearn(
         str | None,
         typer.Option(
             help="a weights defence applied after unlearning: "
-            + ", ".join(n for n, d in catalog.index()["defences"].items() if d["kind"] == "weights")
+            + catalog.help_list("defences", kind="weights")
         ),
     ] = None,
     defence_set: Annotated[
@@ -400,7 +400,7 @@ def attack(
         str | None,
         typer.Option(
             help="output hardening of the target's answers: "
-            + ", ".join(n for n, d in catalog.index()["defences"].items() if d["kind"] == "outputs")
+            + catalog.help_list("defences", kind="outputs")
         ),
     ] = None,
     defence_set: Annotated[
