@@ -80,6 +80,66 @@ def training_section() -> str:
     )
 
 
+def plugin_section() -> str:
+    """Issue 22: a method of your own beside the paper's five, the README's one command."""
+    parts = ["## Your own method (issue 22)\n"]
+    d = load("my_method")
+    if not d:
+        return parts[0] + "\nNot measured yet: `python -m benchmarks.bench_plugin`.\n"
+    rows = d["rows"]
+    labels = [
+        lab
+        for lab in dict.fromkeys(r["label"] for r in rows)
+        if not lab.endswith("/topm") or lab.startswith("chance")
+    ]
+    attacks = [lab for lab in labels if not lab.startswith(BASE)]
+    attacks += [lab for lab in labels if lab.startswith("chance")]
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cell = {(r["method"], r["label"]): r for r in rows}
+    parts.append(
+        "`examples/my_method.py:ascent_descent` is a method unleak does not ship (ascent on the "
+        "forgotten class, capped, and descent on the retained ones; 15 lines of torch), plugged "
+        "in by its path. One command sweeps it beside the paper's five methods on digits: 3 "
+        "single forgotten classes x 2 seeds per method, every attack at its frozen rule, null "
+        "models of the original, of ft and of the method itself (nothing to forget). "
+        f"`{d['command']}` took **{d['seconds']:.0f} s** on this machine "
+        f"({d['machine']['cpu']}, {d['machine']['cores']} cores; {d['runs']} runs, every model "
+        "trained, nothing cached). Exact-set ASR [95% Wilson interval] (n models) beside chance and "
+        "the mean forget / retained accuracy of the models, and each attack's false alarms on the "
+        "null models (n nulls). The table is the one the command prints:\n\n"
+    )
+
+    def pct(r: dict[str, Any], key: str) -> str:
+        lo, hi = r[f"{key}_lo"], r[f"{key}_hi"]
+        n = r["n"] if key == "asr" else int(r["fpr_n"])
+        return f"{100 * r[key]:.0f}% [{100 * lo:.0f}, {100 * hi:.0f}] ({n})"
+
+    body = []
+    for m in methods:
+        first = next(r for r in rows if r["method"] == m)
+        acc = f"{first['forget_acc']:.2f} / {first['retain_acc']:.2f}"
+        body.append(
+            [m, acc, *(pct(cell[(m, a)], "asr") if (m, a) in cell else "-" for a in attacks)]
+        )
+    nulls = [
+        next((r for r in rows if r["label"] == a and (r.get("fpr_n") or 0) > 0), None)
+        if not a.startswith("chance")
+        else None
+        for a in attacks
+    ]
+    body.append(["false alarms (nulls)", "", *(pct(r, "fpr") if r else "-" for r in nulls)])
+    parts.append(table(["method", "forget / retain acc", *attacks], body))
+    parts.append(
+        "\nChance names one class at random (its false-alarm rate on nulls is 100% by "
+        "construction). Top-m readings (told how many classes were forgotten) are in the sweep's "
+        "own report (`unleak report runs/my-method`).\n"
+    )
+    return "".join(parts)
+
+
+BASE = ("oracle", "before-after", "chance")  # baselines, shown apart from the attacks
+
+
 def demo_section() -> str:
     parts = ["## The audit (issues 6 and 24)\n"]
     d = load("demo")
@@ -586,15 +646,19 @@ and from the sweep directories under `runs/sweeps/` (not committed: they hold mo
 """
 
 
-def splice_section(section: str, title: str) -> Path:
+def splice_section(section: str, title: str, before: str | None = None) -> Path:
     """Replace the section of docs/results.md whose heading starts with ``title`` by ``section``
     (a section runs to the next ``## `` heading), leaving every other section as it is: for a
-    benchmark that reran alone, where a full rebuild needs every sweep under runs/sweeps/."""
+    benchmark that reran alone, where a full rebuild needs every sweep under runs/sweeps/. A
+    section not there yet goes in front of the heading ``before``."""
     path = DOCS / "results.md"
     text = path.read_text()
-    start = text.index(f"\n{title}") + 1
-    end = text.find("\n## ", start + 1)
-    end = len(text) if end < 0 else end + 1
+    if f"\n{title}" not in text and before is not None:
+        start = end = text.index(f"\n{before}") + 1
+    else:
+        start = text.index(f"\n{title}") + 1
+        end = text.find("\n## ", start + 1)
+        end = len(text) if end < 0 else end + 1
     path.write_text(with_findings(text[:start] + section.rstrip() + "\n\n" + text[end:]))
     return path
 
@@ -611,7 +675,7 @@ def write_results() -> Path:
     done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
     parts = [HEADER, heldout_section(), targets_section(done), reach_section(done)]
     parts += [training_section()]
-    parts += [demo_section()]
+    parts += [demo_section(), plugin_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
     path = DOCS / "results.md"

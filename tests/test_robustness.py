@@ -616,7 +616,144 @@ CATALOGUE = [
         "is a folder",
     ),
     Case("out-unwritable", lambda t, f: [*TRAIN, "--out", "/proc/unleak/out"], "cannot write"),
+    # ------------------------------------------------------------------ plug-in methods
+    Case(
+        "plugin-missing-file",
+        lambda t, f: _unlearn_with(t, f, f"{t / 'nope.py'}:m"),
+        "no method file",
+    ),
+    Case(
+        "plugin-name-not-defined",
+        lambda t, f: _unlearn_with(t, f, _method(t, GOOD_METHOD).replace(":m", ":mine")),
+        "defines no 'mine'",
+    ),
+    Case(
+        "plugin-syntax-error",
+        lambda t, f: _unlearn_with(t, f, _method(t, "def m(:\n")),
+        "importing",
+    ),
+    Case(
+        "plugin-not-path-name",
+        lambda t, f: _unlearn_with(t, f, "mine.txt:m"),
+        "is not PATH.py:NAME",
+    ),
+    Case(
+        "plugin-wrong-signature",
+        lambda t, f: _unlearn_with(t, f, _method(t, "def m(model):\n    return model\n")),
+        "takes 1 positional argument(s), not model, retain, forget",
+    ),
+    Case(
+        "plugin-no-seed",
+        lambda t, f: _unlearn_with(t, f, _method(t, "def m(model, retain, forget):\n    pass\n")),
+        "takes no seed keyword",
+    ),
+    Case(
+        "plugin-unknown-setting",
+        lambda t, f: [*_unlearn_with(t, f, _method(t, GOOD_METHOD)), "--set", "stpes=3"],
+        "configuration: stpes: Extra inputs are not permitted",
+    ),
+    Case(
+        "plugin-raises",
+        lambda t, f: _unlearn_with(t, f, _method(t, _body("raise RuntimeError('boom')"))),
+        "raised RuntimeError: boom",
+    ),
+    Case(
+        "plugin-returns-no-model",
+        lambda t, f: _unlearn_with(t, f, _method(t, _body("return 3"))),
+        "returned int, not a torch model",
+    ),
+    Case(
+        "plugin-returns-other-architecture",
+        lambda t, f: _unlearn_with(t, f, _method(t, _body("return torch.nn.Linear(2, 2)"))),
+        "returned a model of another architecture",
+    ),
+    Case(
+        "plugin-changes-its-input",
+        lambda t, f: _unlearn_with(
+            t,
+            f,
+            _method(t, _body("next(model.parameters()).data.mul_(0.5)", "return model")),
+        ),
+        "changed the model it was given in place",
+    ),
+    Case(
+        "plugin-nan-weights",
+        lambda t, f: _unlearn_with(
+            t,
+            f,
+            _method(
+                t,
+                _body(
+                    "model = copy.deepcopy(model)",
+                    "next(model.parameters()).data.fill_(float('nan'))",
+                    "return model",
+                ),
+            ),
+        ),
+        "returned NaN or infinite weights",
+    ),
+    Case(  # the audit stops (a broken method of yours is not a result): no run directory
+        "plugin-raises-in-audit",
+        lambda t, f: [
+            "audit",
+            "--model",
+            "mlp",
+            "--methods",
+            "rt",
+            "--method-def",
+            _method(t, _body("raise ValueError('no')")),
+            "--forget",
+            "3",
+            "--out",
+            t / "o",
+        ],
+        "raised ValueError: no",
+    ),
+    Case(
+        "plugin-missing-in-sweep",
+        lambda t, f: [
+            "sweep",
+            _file(t / "s.yaml", f"datasets: [digits]\nmethods: [{t / 'gone.py'}:m]\n"),
+            "--out",
+            t / "o",
+        ],
+        "no method file",
+    ),
 ]
+
+GOOD_METHOD = """import copy
+
+
+def m(model, retain, forget, *, seed, steps: int = 1):
+    return copy.deepcopy(model)
+"""
+
+
+def _body(*lines: str) -> str:
+    """A method of the contract whose body is ``lines``."""
+    return "import copy\nimport torch\n\n\ndef m(model, retain, forget, *, seed):\n" + "".join(
+        f"    {line}\n" for line in lines
+    )
+
+
+def _method(t: Path, source: str) -> str:
+    return f"{_file(t / 'method.py', source)}:m"
+
+
+def _unlearn_with(t: Path, f: dict, spec: str) -> list:
+    """``unleak unlearn`` of class 3 from the small checkpoint with the method ``spec``."""
+    return [
+        "unlearn",
+        "--checkpoint",
+        f["ckpt"],
+        "--method-def",
+        spec,
+        "--forget",
+        "3",
+        "--no-reference",
+        "--out",
+        t / "o",
+    ]
 
 
 def _folder(t: Path, classes: int) -> Path:

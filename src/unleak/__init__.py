@@ -19,12 +19,12 @@ from unleak.errors import UnleakError
 if TYPE_CHECKING:
     from unleak import attacks, data, evaluation, models, unlearning
     from unleak.evaluation.results import ResultRow, Results
-    from unleak.experiments.audit import AuditConfig, AuditResult, audit
+    from unleak.experiments.audit import AuditConfig, AuditResult, audit, audit_models
     from unleak.experiments.jobs import attack_model, train_original, unlearn_checkpoint
     from unleak.experiments.shadow import shadow_calibration
     from unleak.experiments.sweep import SweepConfig, run_sweep
     from unleak.training import Callback, History, TrainConfig, fit, train
-    from unleak.unlearning import unlearn
+    from unleak.unlearning import register_method, unlearn
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
@@ -40,6 +40,7 @@ _LAZY = {
     "AuditConfig": "unleak.experiments.audit",
     "AuditResult": "unleak.experiments.audit",
     "audit": "unleak.experiments.audit",
+    "audit_models": "unleak.experiments.audit",
     "attack_model": "unleak.experiments.jobs",
     "train_original": "unleak.experiments.jobs",
     "unlearn_checkpoint": "unleak.experiments.jobs",
@@ -51,6 +52,7 @@ _LAZY = {
     "TrainConfig": "unleak.training",
     "fit": "unleak.training",
     "train": "unleak.training",
+    "register_method": "unleak.unlearning",
     "unlearn": "unleak.unlearning",
 }
 
@@ -68,10 +70,12 @@ __all__ = [
     "attack_model",
     "attacks",
     "audit",
+    "audit_models",
     "data",
     "evaluation",
     "fit",
     "models",
+    "register_method",
     "run_sweep",
     "shadow_calibration",
     "train",

@@ -97,18 +97,45 @@ def _methods() -> list[str]:
     return [*names("methods"), *sorted(recipes.variants())]
 
 
+def method_label(name: str) -> str:
+    """A method's name for a table: a method of your own in a file by the file's name
+    (``runs/x/mine.py:fn`` -> ``mine.py:fn``); results keep the full path."""
+    path, sep, attr = name.rpartition(":")
+    if sep and path.endswith(".py"):
+        return f"{path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{attr}"
+    return name
+
+
+def entry_point_methods() -> dict[str, str]:
+    """Methods installed packages declare (entry points ``unleak.methods``): name -> where it
+    is defined, read from package metadata (nothing is imported)."""
+    from importlib import metadata
+
+    return {ep.name: ep.value for ep in metadata.entry_points(group="unleak.methods")}
+
+
+def is_plugin(name: str) -> bool:
+    """Whether ``name`` names a method of your own: ``PATH.py:NAME`` (its file is checked, and
+    imported, when the command runs) or an installed entry point (:func:`entry_point_methods`)."""
+    path, sep, attr = name.rpartition(":")
+    if sep and path.endswith(".py") and attr.isidentifier():
+        return True
+    return name in entry_point_methods()
+
+
 def check_method(name: str) -> None:
-    """A registered method, or ``METHOD@VARIANT`` naming one of its recipes."""
-    if name not in _methods():
+    """A registered method, ``METHOD@VARIANT`` naming one of its recipes, or a plug-in."""
+    if name not in _methods() and not is_plugin(name):
         raise ConfigError(
             unknown_name("unlearning method", name, _methods()),
-            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`)",
+            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`), or "
+            "give a method of your own as PATH.py:NAME",
         )
 
 
 def check_methods(items: list[str]) -> None:
     """An audit's list of methods, refused as its configuration refuses it."""
-    unknown = sorted(set(items) - set(_methods()))
+    unknown = sorted(m for m in set(items) - set(_methods()) if not is_plugin(m))
     if unknown:
         raise ConfigError(
             f"audit configuration: methods: unknown method(s) {unknown}; known: "

@@ -113,18 +113,43 @@ def train(
 # --------------------------------------------------------------------------- unlearn
 
 
+def _method_def(spec: str) -> str:
+    """``--method-def PATH.py:NAME``: the form checked here, the file read when the command runs."""
+    path, sep, attr = spec.rpartition(":")
+    if not (sep and path.endswith(".py") and attr.isidentifier()):
+        raise ConfigError(
+            f"--method-def {spec!r} is not PATH.py:NAME", "write it like methods/mine.py:unlearn"
+        )
+    return spec
+
+
+def _one_method(method: str | None, method_def: str | None) -> str:
+    if (method is None) == (method_def is None):
+        raise ConfigError(
+            "give one unlearning method", "pass --method NAME or --method-def PATH.py:NAME"
+        )
+    if method_def is not None:
+        return _method_def(method_def)
+    catalog.check_method(method)  # type: ignore[arg-type]
+    return method  # type: ignore[return-value]
+
+
 @app.command()
 def unlearn(
     checkpoint: Annotated[Path, typer.Option(help="checkpoint folder of the original model")],
+    forget: Annotated[str, typer.Option(help="classes to forget, e.g. 3 or 3,7")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the unlearned model to")],
     method: Annotated[
-        str,
+        str | None,
         typer.Option(
             help=f"an unlearning method: {catalog.help_list('methods')}; METHOD@VARIANT for a "
             "named recipe (`unleak methods`)"
         ),
-    ],
-    forget: Annotated[str, typer.Option(help="classes to forget, e.g. 3 or 3,7")],
-    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the unlearned model to")],
+    ] = None,
+    method_def: Annotated[
+        str | None,
+        typer.Option(help="a method of your own instead, PATH.py:NAME (docs/methods.md)"),
+    ] = None,
     seed: Annotated[int, typer.Option(help="seed of the unlearning run")] = 0,
     set_: Annotated[
         list[str] | None,
@@ -146,7 +171,7 @@ def unlearn(
     data_root: DataRoot = None,
 ) -> None:
     """Unlearn classes from a checkpoint; write the model, its metadata and efficacy.json."""
-    catalog.check_method(method)
+    method = _one_method(method, method_def)
     _checked(defence, catalog.check_defence)
     from unleak.experiments.jobs import unlearn_checkpoint
 
@@ -194,6 +219,12 @@ def audit_cmd(
         typer.Option(
             help=f"comma-separated unlearning methods: {catalog.help_list('methods')} "
             "(METHOD@VARIANT: a named recipe)"
+        ),
+    ] = None,
+    method_def: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a method of your own, PATH.py:NAME, audited beside the others; repeatable"
         ),
     ] = None,
     forget: Annotated[
@@ -246,6 +277,10 @@ def audit_cmd(
     method_list = methods.split(",") if methods is not None else None
     if method_list is not None:
         catalog.check_methods(method_list)
+    if method_def:
+        mine = [_method_def(m) for m in method_def]
+        base = method_list or _config_methods(config)
+        method_list = [*base, *(m for m in mine if m not in base)]
     attack_list = _names(attacks_, catalog.check_attack)
     defence_list = _names(defences, catalog.check_defence)
     from unleak.data.core import parse_class_list
@@ -284,6 +319,21 @@ def audit_cmd(
     if result.run_dir is not None:
         where = escape(str(result.run_dir))
         out.print(f"run directory: {where}  (report: {where}/report.html)")
+
+
+def _config_methods(config: Path | None) -> list[str]:
+    """The methods an audit runs before ``--method-def`` adds to them: the config file's, or
+    the default ones (the file itself is checked when the configuration is built)."""
+    import yaml
+
+    from unleak.experiments.settings import DEFAULT_METHODS
+
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config else None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        loaded = None  # refused with its own message by load_config
+    given = loaded.get("methods") if isinstance(loaded, dict) else None
+    return list(given) if isinstance(given, list) else list(DEFAULT_METHODS)
 
 
 # --------------------------------------------------------------------------- sweep, report
@@ -325,6 +375,10 @@ def sweep(
             limit=limit,
         )
         prog.done(outcome.skipped + outcome.finished)
+    from unleak.experiments.sweep import load_results
+
+    for table in render.leakage_tables(load_results(out_dir)):
+        out.print(table)
     out.print(
         f"{outcome.finished} runs finished ({outcome.failed} failed), "
         f"{outcome.skipped} skipped as done, {outcome.total} in the grid, "

@@ -31,6 +31,14 @@ def _progress(description: str = "{task.description}") -> Progress:
     )
 
 
+def _close(progress: Progress, exc: tuple[object, ...]) -> None:
+    """End the bars; a command that fails leaves only its one-line error on stderr."""
+    if exc and exc[0] is not None:
+        for task in list(progress.task_ids):
+            progress.remove_task(task)
+    progress.__exit__(*exc)  # type: ignore[arg-type]
+
+
 class TrainingProgress:
     """A training callback that draws one progress bar over the steps."""
 
@@ -60,7 +68,7 @@ class TrainingProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        _close(self.progress, exc)
 
 
 class AuditProgress:
@@ -75,7 +83,7 @@ class AuditProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        _close(self.progress, exc)
 
     def stage(self, name: str, total: int | None = None) -> None:
         if self.task is not None:
@@ -110,7 +118,7 @@ class SweepProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+        _close(self.progress, exc)
 
     def on_run(self, run: Any, error: str | None) -> None:
         info = ("failed: " + error[:60]) if error else run.describe()
@@ -150,6 +158,7 @@ def audit_table(result: Any) -> Table:
         mine = [r for r in rows if (r.kind, r.method, r.defence) == (kind, method, defence)]
         tag = f"{method}+{defence}" if defence else method
         e = result.efficacy.get(tag, result.efficacy.get(method, {})) if kind != "null" else {}
+        shown = catalog.method_label(method) + (f"+{defence}" if defence else "")
         if "forget_acc" in e:
             acc = f"{e['forget_acc']:.2f}/{e['retain_acc']:.2f}"
         elif "test_acc" in e:
@@ -170,7 +179,7 @@ def audit_table(result: Any) -> Table:
         failed = [catalog.short_label(r.label) for r in mine if r.error]
         if failed:
             answers += ("; " if answers else "") + f"[yellow]failed: {', '.join(failed)}[/]"
-        name = f"{tag} (null)" if kind == "null" else tag
+        name = f"{shown} (null)" if kind == "null" else shown
         table.add_row(escape(name), acc, exact_cell, escape(answers) if not failed else answers)
     for method, e in result.efficacy.items():
         if "error" in e:
@@ -216,6 +225,66 @@ def tally_table(result: Any) -> Table:
     return table
 
 
+def _attack_of(label: str) -> str:
+    return label.split("/")[0].split("[")[0]
+
+
+def leakage_tables(results: Any) -> list[Table]:
+    """The paper's table per data set and model of a sweep: per method, each attack's exact-set
+    ASR with its 95% interval and n; under them chance, and each attack's false alarms on the
+    null models. ``results``: the sweep's :class:`~unleak.evaluation.results.Results`."""
+    df = results.summary(by=["dataset", "model", "defence", "method", "label"])
+    if df.empty or "asr" not in df:
+        return []
+    attacks = catalog.index()["attacks"]
+    tables = []
+    for (dataset, model, defence), cell in df.groupby(["dataset", "model", "defence"], sort=False):
+        # each attack at its frozen rule, and chance; top-m (told |F|) and the other baselines
+        # are in the sweep's report
+        shown = [
+            lab
+            for lab in dict.fromkeys(cell["label"])
+            if lab.startswith("chance")
+            or not (lab.endswith("/topm") or attacks.get(_attack_of(lab), {}).get("baseline"))
+        ]
+        guard = f" + {defence}" if defence else ""
+        table = Table(
+            title=f"{dataset}/{model}{guard}: exact-set ASR [95% CI] (n models)",
+            caption="top-m (told how many classes were forgotten), oracle and before-after: "
+            "unleak report DIR",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+        )
+        table.add_column("method", overflow="fold", max_width=28)
+        table.add_column("forget/retain", justify="right", no_wrap=True)
+        for lab in shown:
+            table.add_column(escape(catalog.short_label(lab)), justify="right", overflow="fold")
+        fpr: dict[str, str] = {}
+        for method, rows in cell.groupby("method", sort=False):
+            by = {r["label"]: r for r in rows.to_dict("records")}
+            first = next(iter(by.values()))
+            acc = f"{first['forget_acc']:.2f}/{first['retain_acc']:.2f}"
+            cells = []
+            for lab in shown:
+                r = by.get(lab)
+                if r is None:
+                    cells.append("-")
+                    continue
+                cells.append(f"{100 * r['asr']:.0f}% {_ci(r['asr_lo'], r['asr_hi'])} ({r['n']})")
+                if r.get("fpr_n") == r.get("fpr_n") and not lab.startswith("chance"):
+                    fpr[lab] = f"{100 * r['fpr']:.0f}% {_ci(r['fpr_lo'], r['fpr_hi'])} " + (
+                        f"({int(r['fpr_n'])})"
+                    )
+            table.add_row(escape(catalog.method_label(str(method))), acc, *cells)
+        table.add_row(
+            "[dim]false alarms (nulls)[/]",
+            "",
+            *(fpr.get(lab, "-" if lab.startswith("chance") else "unmeasured") for lab in shown),
+        )
+        tables.append(table)
+    return tables
+
+
 def attack_table(outcome: Any) -> Table:
     """Per-class scores of one attack and whether it names the class."""
     result, data = outcome.result, outcome.data
@@ -236,10 +305,11 @@ def attack_table(outcome: Any) -> Table:
 
 def unlearn_table(result: Any) -> Table:
     e = result.efficacy
-    table = Table(title=f"{result.method}: forget {list(e.forget)} ({result.seconds:.1f} s)")
+    name = escape(catalog.method_label(result.method))
+    table = Table(title=f"{name}: forget {list(e.forget)} ({result.seconds:.1f} s)")
     for col in ("model", "forget acc", "retain acc", "test acc"):
         table.add_column(col, justify="right")
-    table.add_row(result.method, f"{e.forget_acc:.4f}", f"{e.retain_acc:.4f}", f"{e.test_acc:.4f}")
+    table.add_row(name, f"{e.forget_acc:.4f}", f"{e.retain_acc:.4f}", f"{e.test_acc:.4f}")
     if e.reference is not None and result.method != "rt":
         r = e.reference
         table.add_row(
@@ -268,6 +338,9 @@ def catalogue() -> Table:
         table.add_column(col)
     for name, info in index["methods"].items():
         table.add_row("method", name, escape(info["description"]))
+    for name, value in catalog.entry_point_methods().items():  # read from metadata, not imported
+        table.add_row("method (installed)", escape(name), escape(value))
+    table.add_row("method (yours)", "PATH.py:NAME", "your function or class (docs/methods.md)")
     for name, info in sorted(recipes.variants().items()):
         band = info.get("forget_acc")
         what = info.get("description", "") + (f" (forget accuracy {band})" if band else "")

@@ -14,6 +14,7 @@ from unleak.data.core import (
     validate_forget_set,
 )
 from unleak.data.files import FileCheck, check, download
+from unleak.data.memory import as_dataset, from_torch
 from unleak.data.registry import (
     DatasetSpec,
     OfficialFile,
@@ -31,8 +32,10 @@ __all__ = [
     "FileCheck",
     "OfficialFile",
     "Split",
+    "as_dataset",
     "check",
     "download",
+    "from_torch",
     "load",
     "names",
     "parse_class_list",

@@ -147,6 +147,21 @@ class Split:
     def input_shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.x.shape[1:])  # type: ignore[return-value]
 
+    def loader(
+        self, batch_size: int = 128, *, shuffle: bool = True, seed: int = 0
+    ) -> torch.utils.data.DataLoader:
+        """A torch ``DataLoader`` of ``(x, y)`` batches, shuffled with ``seed`` (for methods of
+        your own; an empty split gives an empty loader)."""
+        from torch.utils.data import DataLoader, TensorDataset
+
+        gen = torch.Generator().manual_seed(seed)
+        return DataLoader(
+            TensorDataset(self.x, self.y),
+            batch_size=batch_size,
+            shuffle=shuffle and len(self) > 0,
+            generator=gen,
+        )
+
     def class_counts(self) -> np.ndarray:
         """Number of samples of each class, length K."""
         return np.bincount(self.y.numpy(), minlength=self.num_classes)

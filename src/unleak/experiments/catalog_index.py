@@ -39,7 +39,7 @@ def build() -> dict[str, dict[str, dict[str, Any]]]:
             "description": method_spec(name).description,
             "needs_updates": method_spec(name).needs_updates,
         }
-        for name in method_names()
+        for name in method_names(builtin=True)
     }
     defences = {
         name: {"kind": defence_class(name).kind, "description": defence_class(name).description}

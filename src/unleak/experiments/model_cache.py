@@ -27,7 +27,13 @@ from unleak.errors import ConfigError
 from unleak.experiments.nulls import build_null, check_null_kind, null_config
 from unleak.models.checkpoint import load_extra
 from unleak.training import Callback, TrainConfig, fit
-from unleak.unlearning import config_for, run_unlearning
+from unleak.unlearning import (
+    config_for,
+    is_plugin_name,
+    method_names,
+    method_spec,
+    run_unlearning,
+)
 from unleak.unlearning.au import UpdateLog, UpdateRecorder
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,16 @@ def train_config_for(
         msg = first["msg"].removeprefix("Value error, ") if first else ""
         where = f"{'.'.join(str(p) for p in first['loc'])}: {msg}" if first else exc
         raise ConfigError(f"training configuration is invalid: {where}", "fix that value") from exc
+
+
+def code_of(method: str) -> dict[str, str]:
+    """``{"code": HASH}`` for a plug-in method (the content hash of its source), else ``{}``:
+    part of cache and run keys, so an edited method file is never served from a stale entry
+    (built-in methods' keys stay as they were)."""
+    if method in method_names(variants=True) or is_plugin_name(method):
+        code = method_spec(method).code_hash
+        return {"code": code} if code else {}
+    return {}
 
 
 def data_id(data: Dataset) -> dict[str, Any]:
@@ -183,6 +199,7 @@ class ModelCache:
             "forget": sorted(int(c) for c in forget),
             "seed": seed,
             "config": cfg.model_dump(),
+            **code_of(method),
         }
         key = key_of(spec)
         if key in self._memo:
@@ -219,7 +236,13 @@ class ModelCache:
             return original.model
         arch = getattr(original.model, "unleak_arch", {}).get("arch")
         cfg = null_config(check_null_kind(kind), original.config, data, arch, seed)
-        spec = {"kind": "null", "original": original.key, "null": kind, "config": cfg.model_dump()}
+        spec = {
+            "kind": "null",
+            "original": original.key,
+            "null": kind,
+            "config": cfg.model_dump(),
+            **code_of(kind),
+        }
         key = key_of(spec)
         if key in self._memo:
             return self._memo[key]

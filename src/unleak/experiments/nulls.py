@@ -11,7 +11,7 @@ meets: not only the original, but the original after every kind of update that r
 | ``prune@F`` | the original with the fraction F of its weights of smallest magnitude set to 0 |
 | ``tune@LR`` | the original fine-tuned one epoch on every class at learning rate LR (SGD) |
 | ``distill`` | a fresh network trained on the original's soft labels (T = 4, gradients clipped) |
-| a method (``ft``, ``rl``, ``l1-sparse``, ``scrub``...) | that method with nothing to forget |
+| a method (``ft``, ``rl``, ``scrub``, ``PATH.py:NAME``...) | that method with nothing to forget |
 
 A method with nothing to forget runs its own step where it can run without forget data
 (``null_ok``: ``ft``, ``rl``...), else its loop settings fine-tuning on every class.
@@ -30,7 +30,13 @@ from unleak import models
 from unleak.data.core import Dataset, Split
 from unleak.errors import ConfigError
 from unleak.training import TrainConfig, fit
-from unleak.unlearning import UnlearnContext, config_for, method_names, method_spec
+from unleak.unlearning import (
+    UnlearnContext,
+    config_for,
+    is_plugin_name,
+    method_names,
+    method_spec,
+)
 
 FIXED = ("original", "rt", "distill")
 PARAMETRISED = {"epochs": (0.1, 10.0), "prune": (0.0, 0.99), "tune": (0.0, 10.0)}  # kind@F
@@ -59,6 +65,13 @@ def check_null_kind(kind: str) -> str:
             )
         return kind
     if kind in method_names(variants=True):
+        return kind
+    if is_plugin_name(kind):
+        if not method_spec(kind).null_ok:
+            raise ConfigError(
+                f"the method {kind} declares null_ok = False: it cannot run with nothing to forget",
+                "drop it from the null models",
+            )
         return kind
     raise ConfigError(
         f"unknown null model {kind!r} (known: {', '.join(null_kinds())})",

@@ -23,7 +23,7 @@ from unleak.defences import Defence, build_defence
 from unleak.errors import ConfigError
 from unleak.evaluation.results import label_of
 from unleak.experiments.nulls import check_null_kind
-from unleak.unlearning import config_for, method_names
+from unleak.unlearning import config_for, is_plugin_name, method_names, method_spec
 
 # each attack at its frozen rule (reading, decider, constant chosen on the development
 # population: docs/protocol.md); other readings and deciders are there to ask for by name
@@ -164,7 +164,10 @@ class ExperimentConfig(BaseModel):
     @classmethod
     def _methods(cls, value: list[str]) -> list[str]:
         known = method_names(variants=True)
-        unknown = sorted(set(value) - set(known))
+        for name in value:
+            if name not in known and is_plugin_name(name):
+                method_spec(name)  # a method of your own: loaded now, a broken one refused now
+        unknown = sorted(m for m in set(value) - set(known) if not is_plugin_name(m))
         if unknown:
             raise ValueError(f"unknown method(s) {unknown}; known: {', '.join(known)}")
         if len(set(value)) != len(value):

@@ -20,8 +20,9 @@ from unleak import recipes
 from unleak._version import __version__
 from unleak.cache import key_of
 from unleak.data.core import random_forget_sets
+from unleak.experiments.model_cache import code_of
 from unleak.experiments.settings import AttackSpec, ExperimentConfig, load_config_file
-from unleak.unlearning import config_for, method_names
+from unleak.unlearning import config_for, is_plugin_name, method_names, method_spec
 
 
 class SweepConfig(ExperimentConfig):
@@ -141,15 +142,25 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                 "unlearn": {
                     m: config_for(m, dataset, arch, config.unlearn.get(m), shape).model_dump()
                     for m in {*config.methods, "rt", *config.null_models}
-                    if m in method_names(variants=True)
+                    if m in method_names(variants=True) and not _plugin(m)
                 },
+            }
+            # a method of your own keys only its own runs, by its settings and code hash: an
+            # edited method file makes its runs new and leaves every other run of the grid done
+            mine = {
+                m: {
+                    **config_for(m, dataset, arch, config.unlearn.get(m), shape).model_dump(),
+                    **code_of(m),
+                }
+                for m in {*config.methods, *config.null_models}
+                if _plugin(m)
             }
             for seed in config.seeds:
                 base = {**common, "dataset": dataset, "model": arch, "seed": seed, **resolved}
                 for kind in config.null_models:
                     for defence in ["", *config.defences]:
                         r = RunSpec(dataset, arch, seed, "null", kind, (), defence=defence)
-                        runs.append(_keyed(r, base, config))
+                        runs.append(_keyed(r, base, config, mine.get(kind)))
                 for forget in random_forget_sets(
                     num_classes, config.forget_sizes, config.sets_per_size, seed
                 ):
@@ -158,12 +169,23 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                             r = RunSpec(
                                 dataset, arch, seed, "unlearned", method, forget, "", defence
                             )
-                            runs.append(_keyed(r, base, config))
+                            runs.append(_keyed(r, base, config, mine.get(method)))
     return runs
 
 
-def _keyed(run: RunSpec, base: dict[str, Any], config: SweepConfig) -> RunSpec:
+def _plugin(method: str) -> bool:
+    """A method of your own: a file, an entry point, or registered from Python."""
+    if is_plugin_name(method):
+        return True
+    return method in method_names() and not method_spec(method).builtin
+
+
+def _keyed(
+    run: RunSpec, base: dict[str, Any], config: SweepConfig, plugin: dict[str, Any] | None
+) -> RunSpec:
     spec = {**base, "kind": run.kind, "method": run.method, "forget": list(run.forget)}
+    if plugin is not None:
+        spec["plugin"] = plugin
     if run.defence:  # undefended runs keep the keys they had before defences existed
         spec["defence"] = {"name": run.defence, **config.defence_settings.get(run.defence, {})}
     return dataclasses.replace(run, key=key_of(spec))

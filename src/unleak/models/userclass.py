@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from unleak.errors import ModelError
+from unleak.errors import ModelError, UnleakError
 
 PREFIX = "user:"  # architecture names of user classes in checkpoints: "user:nets.py:MyNet"
 
@@ -31,26 +31,32 @@ def parse_spec(spec: str) -> tuple[Path, str]:
     return Path(path_text), cls_name
 
 
-@functools.cache
-def _module(path: Path) -> Any:
-    name = f"unleak_user_model_{abs(hash(str(path)))}"
+def import_file(path: Path, name: str, error: type[UnleakError], what: str) -> Any:
+    """Import the Python file ``path`` as module ``name`` (your own code: a model class or an
+    unlearning method), writing no ``__pycache__`` beside it; any failure of its import,
+    ``SystemExit`` and ``KeyboardInterrupt`` included, is one line of ``error``."""
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
-        raise ModelError(f"cannot import {path}", "give a plain Python file")
+        raise error(f"cannot import {path}", "give a plain Python file")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
-    # no __pycache__ beside the user's file: an audit writes only where --out says
+    # no __pycache__ beside the user's file: a command writes only where --out says
     dont_write, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         module_spec.loader.exec_module(module)
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a model file included
+    except BaseException as exc:
         sys.modules.pop(name, None)
-        raise ModelError(
-            f"importing {path} failed: {type(exc).__name__}: {exc}", "fix the model file"
+        raise error(
+            f"importing {path} failed: {type(exc).__name__}: {exc}", f"fix the {what} file"
         ) from None
     finally:
         sys.dont_write_bytecode = dont_write
     return module
+
+
+@functools.cache
+def _module(path: Path) -> Any:
+    return import_file(path, f"unleak_user_model_{abs(hash(str(path)))}", ModelError, "model")
 
 
 def user_class(spec: str) -> type[nn.Module]:

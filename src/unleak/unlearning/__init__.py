@@ -2,6 +2,9 @@
 
 >>> retain, forget = data.train.split_classes([3])
 >>> unlearned = unleak.unlearn("ng", original, retain, forget, dataset="digits")
+
+Methods of your own plug in by file (``PATH.py:NAME``), entry point (``unleak.methods``) or
+:func:`register_method`; see :mod:`unleak.unlearning.plugins`.
 """
 
 # Importing the method modules registers them.
@@ -22,6 +25,7 @@ from unleak.unlearning.base import (
     UnlearnContext,
     UnlearnRun,
     config_for,
+    is_plugin_name,
     method_names,
     method_spec,
     register_method,
@@ -29,13 +33,16 @@ from unleak.unlearning.base import (
     unlearn,
     variant_names,
 )
+from unleak.unlearning.plugins import PluginError
 
 __all__ = [
     "MethodSpec",
+    "PluginError",
     "UnlearnConfig",
     "UnlearnContext",
     "UnlearnRun",
     "config_for",
+    "is_plugin_name",
     "method_names",
     "method_spec",
     "register_method",

@@ -30,7 +30,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 from unleak.training import Callback, TrainRun, TrainState, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 @dataclass
@@ -143,7 +143,7 @@ def subtract_updates(
     return n
 
 
-@register_method(
+@builtin_method(
     "au",
     AUConfig,
     "amnesiac: subtract recorded updates of the forget classes, then repair",

@@ -1,9 +1,14 @@
 """The unlearning contract, registry and dispatcher.
 
-A method is a function ``fn(model, retain, forget, config, ctx) -> TrainRun`` registered with its
-config class (a :class:`~unleak.training.TrainConfig` plus the method's own options). It works on a
-copy of the model and runs its steps through :func:`unleak.training.fit`, which owns the optimiser,
-schedule, epochs, progress and seeding.
+A built-in method is a function ``fn(model, retain, forget, config, ctx) -> TrainRun`` registered
+with its config class (a :class:`~unleak.training.TrainConfig` plus the method's own options). It
+works on a copy of the model and runs its steps through :func:`unleak.training.fit`, which owns the
+optimiser, schedule, epochs, progress and seeding.
+
+A plug-in method (:mod:`unleak.unlearning.plugins`: ``PATH.py:NAME``, an ``unleak.methods`` entry
+point, or :func:`register_method`) has the simpler contract ``unlearn(model, retain, forget, *,
+seed, **settings) -> nn.Module``; the registry wraps it to the same :class:`MethodSpec`, so every
+caller (audit, sweep, cache, null models) treats both alike.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from torch import nn
 
 from unleak import recipes
 from unleak.data.core import Split, validate_forget_set
 from unleak.errors import ConfigError, ForgetSetError, unknown_name
 from unleak.training import Callback, History, TrainConfig, TrainRun
+from unleak.unlearning import plugins
 
 
 class UnlearnConfig(TrainConfig):
@@ -50,20 +56,28 @@ class MethodSpec:
     ``needs_updates``: the parameter updates recorded while the original trained (amnesiac);
     the harness loads or records them only for such methods. ``null_ok``: the method's own step
     runs with an empty forget split (a null model of that method: nothing to forget).
+    ``origin`` and ``code_hash`` are set for plug-ins: where the code came from, and the content
+    hash that keys every cached model of it (an edited method file is never served stale).
     """
 
     name: str
     fn: Method
-    config_cls: type[UnlearnConfig]
+    config_cls: type[BaseModel]  # UnlearnConfig for built-ins, PluginSettings for plug-ins
     description: str
     needs_updates: bool = False
     null_ok: bool = False
+    origin: str = ""
+    code_hash: str = ""
+
+    @property
+    def builtin(self) -> bool:
+        return not self.origin
 
 
 _METHODS: dict[str, MethodSpec] = {}
 
 
-def register_method(
+def builtin_method(
     name: str,
     config_cls: type[UnlearnConfig],
     description: str,
@@ -71,7 +85,7 @@ def register_method(
     needs_updates: bool = False,
     null_ok: bool = False,
 ) -> Callable[[Method], Method]:
-    """Register an unlearning method under ``name``."""
+    """Register one of unleak's own unlearning methods under ``name`` (a decorator)."""
 
     def deco(fn: Method) -> Method:
         if name in _METHODS:
@@ -82,9 +96,65 @@ def register_method(
     return deco
 
 
-def method_names(*, variants: bool = False) -> list[str]:
-    """Registered methods (and, with ``variants``, the named recipes ``METHOD@VARIANT``)."""
-    return sorted(_METHODS) + (variant_names() if variants else [])
+def _spec_of(plugin: plugins.Plugin) -> MethodSpec:
+    return MethodSpec(
+        plugin.name,
+        plugin.run,
+        plugin.settings_cls,
+        plugin.description,
+        null_ok=plugin.null_ok,
+        origin=plugin.origin,
+        code_hash=plugin.code_hash,
+    )
+
+
+def register_method(
+    fn: Callable[..., Any],
+    name: str | None = None,
+    *,
+    description: str | None = None,
+    null_ok: bool | None = None,
+    replace: bool = False,
+) -> str:
+    """Register your own unlearning method for this process; returns the name to use.
+
+    ``fn`` is ``unlearn(model, retain, forget, *, seed, **settings) -> nn.Module`` or a class with
+    such an ``unlearn`` method (see :mod:`unleak.unlearning.plugins`). The name defaults to
+    ``fn.name`` or ``fn.__name__``; a built-in method's name is refused, and so is a name already
+    registered unless ``replace``.
+    """
+    name = name or getattr(fn, "name", None) or getattr(fn, "__name__", "")
+    if not isinstance(name, str) or not name or "@" in name or "," in name:
+        raise plugins.PluginError(f"{name!r} cannot name a method", "give name= without '@' or ','")
+    taken = _METHODS.get(name)
+    if taken is not None and (taken.builtin or not replace):
+        raise plugins.PluginError(
+            f"unlearning method {name!r} is already registered"
+            + (" (a built-in method)" if taken.builtin else ""),
+            "give another name=" + ("" if taken.builtin else ", or replace=True"),
+        )
+    plugin = plugins.make_plugin(
+        fn,
+        name,
+        origin=f"Python {getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', name)}",
+        code_hash=plugins.source_hash(fn),
+        description=description,
+        null_ok=null_ok,
+    )
+    _METHODS[name] = _spec_of(plugin)
+    return name
+
+
+def method_names(*, variants: bool = False, builtin: bool = False) -> list[str]:
+    """Registered methods (and, with ``variants``, the named recipes ``METHOD@VARIANT``); with
+    ``builtin``, unleak's own only. Methods in files and entry points are found when named."""
+    own = [n for n, s in _METHODS.items() if s.builtin or not builtin]
+    return sorted(own) + (variant_names() if variants else [])
+
+
+def is_plugin_name(name: str) -> bool:
+    """Whether ``name`` would be looked up as a plug-in: ``PATH.py:NAME`` or an entry point."""
+    return plugins.is_file_spec(name) or name in plugins.entry_point_names()
 
 
 def variant_names() -> list[str]:
@@ -93,12 +163,23 @@ def variant_names() -> list[str]:
 
 
 def method_spec(name: str) -> MethodSpec:
-    """The registered method of ``name``; ``METHOD@VARIANT`` names a recipe of that method."""
+    """The registered method of ``name``; ``METHOD@VARIANT`` names a recipe of that method,
+    ``PATH.py:NAME`` a method in a file, any other name may be an installed entry point."""
+    if name in _METHODS:
+        return _METHODS[name]
+    if plugins.is_file_spec(name):
+        return _spec_of(plugins.from_file(name))  # imported once per file content
     base, _, variant = name.partition("@")
+    if base not in _METHODS and "@" not in name:
+        found = plugins.from_entry_point(name)
+        if found is not None:
+            _METHODS[name] = _spec_of(found)
+            return _METHODS[name]
     if base not in _METHODS or (variant and name not in recipes.variants()):
         raise ConfigError(
             unknown_name("unlearning method", name, method_names(variants=True)),
-            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`)",
+            "pick one of those methods (METHOD@VARIANT names a recipe, see `unleak methods`), or "
+            "give a method of your own as PATH.py:NAME",
         )
     return _METHODS[base]
 
@@ -109,7 +190,7 @@ def config_for(
     model: str | None = None,
     overrides: dict[str, Any] | None = None,
     input_shape: tuple[int, ...] | None = None,
-) -> UnlearnConfig:
+) -> BaseModel:
     """The recipe's configuration of ``method`` for ``dataset``/``model``, with ``overrides``.
 
     A variant ``METHOD@VARIANT`` is the method's recipe with the variant's settings on top.
@@ -137,7 +218,7 @@ class UnlearnRun:
     model: nn.Module
     method: str
     forget: tuple[int, ...]
-    config: UnlearnConfig
+    config: BaseModel  # the method's config class
     seconds: float
     history: History = field(default_factory=History)
 
@@ -173,7 +254,7 @@ def run_unlearning(
     model: nn.Module,
     retain: Split,
     forget: Split,
-    config: UnlearnConfig | dict[str, Any] | None = None,
+    config: BaseModel | dict[str, Any] | None = None,
     *,
     dataset: str | None = None,
     seed: int | None = None,
@@ -188,7 +269,7 @@ def run_unlearning(
     spec = method_spec(method)
     classes = forget_classes_of(retain, forget)
     arch = getattr(model, "unleak_arch", {}).get("arch")
-    if not isinstance(config, UnlearnConfig):
+    if not isinstance(config, BaseModel):
         config = config_for(method, dataset, arch, config, retain.input_shape)
     elif not isinstance(config, spec.config_cls):
         config = spec.config_cls(**config.model_dump())
@@ -215,7 +296,7 @@ def unlearn(
     model: nn.Module,
     retain: Split,
     forget: Split,
-    config: UnlearnConfig | dict[str, Any] | None = None,
+    config: BaseModel | dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Return an unlearned copy of ``model`` (see :func:`run_unlearning`)."""

@@ -28,7 +28,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class BoundaryShrinkConfig(UnlearnConfig):
@@ -63,7 +63,7 @@ def nearest_labels(
     return torch.cat(out) if out else data.y.clone()
 
 
-@register_method(
+@builtin_method(
     "boundary-shrink", BoundaryShrinkConfig, "fine-tune forget data on its FGSM-nearest classes"
 )
 def boundary_shrink(

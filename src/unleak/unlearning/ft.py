@@ -10,14 +10,14 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class FTConfig(UnlearnConfig):
     pass
 
 
-@register_method("ft", FTConfig, "fine-tune the original on the retained data", null_ok=True)
+@builtin_method("ft", FTConfig, "fine-tune the original on the retained data", null_ok=True)
 def fine_tune(
     model: nn.Module, retain: Split, forget: Split, config: FTConfig, ctx: UnlearnContext
 ) -> TrainRun:

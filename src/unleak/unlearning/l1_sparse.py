@@ -26,7 +26,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class L1SparseConfig(UnlearnConfig):
@@ -64,7 +64,7 @@ def l1_loss(config: L1SparseConfig, steps_per_epoch: int) -> LossFn:
     return loss
 
 
-@register_method(
+@builtin_method(
     "l1-sparse",
     L1SparseConfig,
     "fine-tune on retained data with a decaying l1 penalty",

@@ -19,7 +19,7 @@ from torch import nn
 from unleak.data.core import Split
 from unleak.models.inference import accuracy
 from unleak.training import Callback, LossFn, TrainRun, TrainState, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class NGConfig(UnlearnConfig):
@@ -121,7 +121,7 @@ def ascent_loss(
     return loss
 
 
-@register_method("ng", NGConfig, "gradient ascent on the forget data, with clipping and early stop")
+@builtin_method("ng", NGConfig, "gradient ascent on the forget data, with clipping and early stop")
 def negative_gradient(
     model: nn.Module, retain: Split, forget: Split, config: NGConfig, ctx: UnlearnContext
 ) -> TrainRun:

@@ -10,7 +10,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class RLConfig(UnlearnConfig):
@@ -35,7 +35,7 @@ def random_labels(
     return (forget.y + torch.randint(1, k, (len(forget),), generator=gen)) % k
 
 
-@register_method(
+@builtin_method(
     "rl",
     RLConfig,
     "fine-tune on randomly relabelled forget data plus retained data",

@@ -10,14 +10,14 @@ from torch import nn
 from unleak import models
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class RTConfig(UnlearnConfig):
     """When the original training configuration is known it replaces these loop settings."""
 
 
-@register_method("rt", RTConfig, "retrain from scratch on the retained data (the reference)")
+@builtin_method("rt", RTConfig, "retrain from scratch on the retained data (the reference)")
 def retrain(
     model: nn.Module, retain: Split, forget: Split, config: RTConfig, ctx: UnlearnContext
 ) -> TrainRun:

@@ -29,7 +29,7 @@ from torch import nn
 from unleak.data.core import Split
 from unleak.models.inference import eval_mode
 from unleak.training import Callback, TrainRun, TrainState, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 from unleak.unlearning.rl import random_labels
 
 
@@ -88,7 +88,7 @@ class HoldUnmasked(Callback):
                 p.copy_(torch.where(keep, p, p0))
 
 
-@register_method("salun", SalUnConfig, "random-label unlearning on the forget-salient weights only")
+@builtin_method("salun", SalUnConfig, "random-label unlearning on the forget-salient weights only")
 def salun(
     model: nn.Module, retain: Split, forget: Split, config: SalUnConfig, ctx: UnlearnContext
 ) -> TrainRun:

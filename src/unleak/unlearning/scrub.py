@@ -33,7 +33,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import History, LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, register_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
 
 class SCRUBConfig(UnlearnConfig):
@@ -84,7 +84,7 @@ def _merge(into: History, run: TrainRun, epoch: int) -> bool:
     return True
 
 
-@register_method(
+@builtin_method(
     "scrub",
     SCRUBConfig,
     "teacher-student min-max: diverge on forget, keep retained",
