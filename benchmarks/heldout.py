@@ -37,6 +37,7 @@ TEST = (
     "test-nulls",
     "mnist",
     "fashion-mnist",
+    "test-resnet18-cpu",
 )
 PAPER = {"rt", "ft", "rl", "au", "ng"}
 
@@ -57,6 +58,8 @@ def slice_of(sweep: str, row: Any) -> str | None:
         return f"defence {row.defence}"
     if sweep == "test-archs":
         return f"architecture {row.model.split(':')[-1]}"
+    if sweep == "test-resnet18-cpu":
+        return "resnet18 (batch norm), cifar-10 and svhn subsets"
     if row.dataset == "fashion-mnist":
         return "fashion-mnist (unseen data set)"
     if sweep == "test-nulls":

@@ -6,7 +6,7 @@
 2. ``calibrate``: every attack's constants chosen on them alone, written to
    benchmarks/results/calibration.json (the code's defaults must agree: tests/test_protocol.py);
 3. the test sweeps (test-methods, test-archs, test-defences, test-defences-fashion, test-nulls,
-   the grids mnist and fashion-mnist), never seen by step 2;
+   the grids mnist and fashion-mnist, test-resnet18-cpu), never seen by step 2;
 4. ``heldout``: the frozen rules replayed on both populations -> benchmarks/results/heldout.json,
    rendered at the top of docs/results.md.
 
@@ -16,7 +16,7 @@ flight.
 
 from __future__ import annotations
 
-from benchmarks import calibrate, heldout
+from benchmarks import calibrate, heldout, subsets
 from benchmarks.common import ROOT
 from unleak.experiments.sweep import load_sweep_config, run_sweep
 
@@ -29,6 +29,7 @@ TEST = (
     "test-nulls",
     "mnist",
     "fashion-mnist",
+    "test-resnet18-cpu",
 )
 
 
@@ -42,6 +43,7 @@ def main() -> None:
     for name in DEVELOPMENT:
         sweep(name)
     calibrate.main()
+    subsets.write()  # the CPU-sized CIFAR-10 and SVHN files test-resnet18-cpu reads
     for name in TEST:
         sweep(name)
     heldout.main()
