@@ -137,6 +137,216 @@ def plugin_section() -> str:
     return "".join(parts)
 
 
+# The paper's headline claims (arXiv 2604.07386, abstract and results), with the ASR it reports
+PAPER_CLAIMS = [
+    (
+        "param-diff",
+        "the parameter-difference attack reaches over 90% ASR on MNIST, Fashion-MNIST, "
+        "SVHN and CIFAR-10",
+        0.90,
+    ),
+    (
+        "param-dot",
+        "the dot-product attack: models trained on retained data are closer to the "
+        "unlearned model than models trained on forgotten data (read here as an ASR of 90%)",
+        0.90,
+    ),
+    (
+        "wb-inversion",
+        "white-box gradient inversion recovers the forgotten classes, about 70% ASR",
+        0.70,
+    ),
+    ("bb-genetic", "black-box genetic-algorithm inversion, 70-80% ASR", 0.70),
+]
+
+
+def claims_section() -> str:
+    """Issue 23: each headline claim of the paper beside the held-out figure measured here."""
+    held = load("heldout")
+    resnet = load("resnet18_cpu")
+    parts = [
+        "## The paper's claims, measured (issue 23)\n\n",
+        "Each claim of arXiv 2604.07386 beside the test-population figure of `python -m "
+        "benchmarks.heldout` (rules frozen on development; 95% Wilson intervals, n). Reproduced: "
+        "the held-out ASR reaches the paper's figure, on the methods development never saw too, "
+        "with a false-positive rate of at most 10%; partly: the pooled figure reaches it but not "
+        "every slice, or its FPR is higher; not reproduced: the interval's upper end is below the "
+        "paper's figure.\n\n",
+    ]
+    rows = []
+    for attack, claim, figure in PAPER_CLAIMS:
+        t = held["table"][attack]["test"] if held else None
+        if t is None:
+            rows.append([claim, "-", "not measured", ""])
+            continue
+        asr, fpr = t["asr"], t["fpr"]
+        other = held["unseen_methods"][attack]["test"]["asr"] if held else None
+        per_data = {k: v["asr"]["rate"] for k, v in held["datasets"][attack].items()}
+        measured = (
+            f"{100 * asr['rate']:.0f}% [{100 * asr['lo']:.0f}-{100 * asr['hi']:.0f}] (n "
+            f"{asr['n']}), FPR {100 * fpr['rate']:.0f}% (n {fpr['n']})"
+        )
+        if asr["hi"] < figure:
+            status = "not reproduced"
+            why = (
+                f"below {100 * figure:.0f}% on every test data set ("
+                + ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(per_data.items()))
+                + f"); our reading of its knowledge: {KNOWLEDGE[attack]}"
+            )
+        else:
+            unseen = (
+                f"on methods development never saw {100 * other['rate']:.0f}% "
+                f"[{100 * other['lo']:.0f}-{100 * other['hi']:.0f}] (n {other['n']})"
+            )
+            full = asr["rate"] >= figure and other["rate"] >= figure and fpr["rate"] <= 0.10
+            status = "reproduced" if full else "partly reproduced"
+            why = f"pooled above the paper's figure; {unseen}; " + ", ".join(
+                f"{k} {100 * v:.0f}%" for k, v in sorted(per_data.items())
+            )
+        rows.append([claim, measured, f"**{status}**", why])
+    rows.append(
+        [
+            "parameter attacks stay robust as the number of forgotten classes grows; inversion "
+            "ASR drops sharply beyond 4-7 classes",
+            "every sweep so far forgets 1-3 classes",
+            "**not tested yet**",
+            "the sweep of 1 to 9 forgotten classes on MNIST and Fashion-MNIST is still to run",
+        ]
+    )
+    if resnet:
+        pooled: dict[str, dict[str, list[float]]] = {}
+        for r in resnet["by_size"]:
+            if r["label"].startswith(BASE) or not r.get("n"):
+                continue
+            stem = r["dataset"].split(",")[0].rsplit("/", 1)[-1].split("_")[0]
+            acc = pooled.setdefault(stem, {}).setdefault(
+                r["label"].split("[")[0].split("/")[0], [0, 0, r["fpr"]]
+            )
+            acc[0] += round(r["asr"] * r["n"])
+            acc[1] += r["n"]
+        measured = "; ".join(
+            f"{stem}: "
+            + ", ".join(
+                f"{a} {100 * h / n:.0f}% (FPR {100 * f:.0f}%)" for a, (h, n, f) in att.items()
+            )
+            for stem, att in pooled.items()
+        )
+        rows.append(
+            [
+                "the attacks work on ResNet-18, the paper's CIFAR-10 and SVHN network",
+                f"ResNet-18 at 1/8 width on 250-a-class subsets ({resnet['runs']} runs), "
+                "pooled over 1 and 2 forgotten classes: " + measured,
+                "**partly, at CPU scale only**",
+                'see "ResNet-18 at CPU scale": the originals are weak at this scale, and absolute '
+                "cuts frozen on strong models do not transfer to them; full width needs the GPU "
+                "plan, not run here (no device lent)",
+            ]
+        )
+    parts.append(table(["the paper says", "measured here (test)", "status", "why"], rows))
+    return "".join(parts)
+
+
+KNOWLEDGE = {
+    "param-diff": "auxiliary heads fitted to pseudo-labelled unrelated inputs (no labelled data); "
+    "the knowledge modes issue 23 asks for are not measured yet",
+    "param-dot": "labelled samples of half the kept classes; the per-class auxiliaries the "
+    "paper's theory suggests are not measured yet",
+    "wb-inversion": "",
+    "bb-genetic": "",
+}
+
+
+def resnet_section() -> str:
+    """Issue 23: ResNet-18 (batch norm) at CPU scale, test-resnet18-cpu, every attack."""
+    parts = ["## ResNet-18 at CPU scale (issue 23)\n"]
+    d = load("resnet18_cpu")
+    if not d:
+        return parts[0] + "\nNot measured yet: `python -m benchmarks.bench_resnet`.\n"
+    gpu = load("gpu_resnet18")
+    parts.append(
+        "The zoo's `resnet18` (CIFAR variant: batch norm, residual blocks) at 1/8 width (0.18M "
+        "weights) on seeded subsets of CIFAR-10 (lossless training set) and SVHN (official test "
+        "images), 250 training and 100 test images a class (`python -m benchmarks.subsets`), 12 "
+        "epochs; seeds 1 to 3, one single class and one pair per seed, the paper's five methods at "
+        "the `rgb32` recipes (tuned for the width-16 cnn, never for this network), null models "
+        "original, ft and tune@0.01 (3 kinds x 3 seeds = 9 per data set). It is part of the test "
+        "population, declared before it ran (docs/protocol.md); every attack runs at the rule "
+        f"frozen on development. `{d['command']}` ({d['runs']} of {d['grid']} runs). "
+        + (
+            f"On a GPU ({gpu['card']['name']}): see benchmarks/results/gpu_resnet18.json."
+            if gpu and gpu.get("card")
+            else "Full width on a GPU: no device machine was lent to this task (`status`: not "
+            "drawn), so the plan `python -m benchmarks.gpu_resnet18` (full width, 8,000 images a "
+            "data set, 40 epochs, calls of at most 9 minutes that resume) has run on this CPU only "
+            "as its `--smoke` grid: ResNet-18 through the same loop, card record and report, "
+            "finished in three calls of a 50 s budget, each resuming the last "
+            "(benchmarks/results/gpu_resnet18_smoke.json). These CPU-scale cells are what there "
+            "is."
+        )
+        + "\n"
+    )
+
+    def pct(r: dict[str, Any] | None, key: str = "asr") -> str:
+        if r is None or r.get(key) is None or r[key] != r[key]:
+            return "-"
+        n = r["n"] if key == "asr" else int(r["fpr_n"])
+        return f"{100 * r[key]:.0f}% [{100 * r[key + '_lo']:.0f}, {100 * r[key + '_hi']:.0f}] ({n})"
+
+    for dataset in dict.fromkeys(r["dataset"] for r in d["by_size"]):
+        rows = [r for r in d["by_size"] if r["dataset"] == dataset]
+        stem = dataset.split(",")[0].rsplit("/", 1)[-1].removesuffix(".npz")
+        acc = d["original_acc"].get(dataset)
+        parts.append(
+            f"\n**{stem}**"
+            + (
+                f" (originals: {100 * acc[0]:.0f}% on the retained classes' test images, "
+                f"{100 * acc[1]:.0f}% on the forgotten ones)"
+                if acc
+                else ""
+            )
+            + ". Exact-set ASR [95% CI] (n models) pooled over the five methods, by the number "
+            "of forgotten classes, beside chance, and false alarms on the null models (n):\n\n"
+        )
+        ordered = [lab for lab in dict.fromkeys(r["label"] for r in rows) if "chance" not in lab]
+        labels = [lab for lab in ordered if not lab.startswith(BASE)]  # attacks, then baselines
+        labels += [lab for lab in ordered if lab.startswith(BASE)]
+        sizes = sorted({r["n_forget"] for r in rows if r["n_forget"] == r["n_forget"]})
+        cell = {(r["label"], r["n_forget"]): r for r in rows}
+        null = {r["label"]: r for r in rows if r.get("fpr_n") == r.get("fpr_n") and r.get("fpr_n")}
+        chance = {
+            s: next((r for r in rows if "chance" in r["label"] and r["n_forget"] == s), None)
+            for s in sizes
+        }
+        head = ["attack", *(f"{int(s)} forgotten" for s in sizes), "false alarms (nulls)"]
+        body = [
+            [
+                lab + (" (baseline)" if lab.startswith(BASE) else ""),
+                *(pct(cell.get((lab, s))) for s in sizes),
+                pct(null.get(lab), "fpr"),
+            ]
+            for lab in labels
+        ]
+        body.append(
+            [
+                "chance (expected)",
+                *(f"{100 * chance[s]['chance']:.0f}%" if chance[s] else "-" for s in sizes),
+                "-",
+            ]
+        )
+        parts.append(table(head, body))
+        by_m = [r for r in d["by_method"] if r["dataset"] == dataset]
+        methods = list(dict.fromkeys(r["method"] for r in by_m))
+        mcell = {(r["method"], r["label"]): r for r in by_m}
+        parts.append("\nPer method (both sizes), with the mean forget / retained accuracy:\n\n")
+        mbody = []
+        for m in methods:
+            first = next(r for r in by_m if r["method"] == m)
+            eff = f"{first['forget_acc']:.2f} / {first['retain_acc']:.2f}"
+            mbody.append([m, eff, *(pct(mcell.get((m, lab))) for lab in labels)])
+        parts.append(table(["method", "forget / retain acc", *labels], mbody))
+    return "".join(parts)
+
+
 BASE = ("oracle", "before-after", "chance")  # baselines, shown apart from the attacks
 
 
@@ -657,8 +867,8 @@ def splice_section(section: str, title: str, before: str | None = None) -> Path:
         start = end = text.index(f"\n{before}") + 1
     else:
         start = text.index(f"\n{title}") + 1
-        end = text.find("\n## ", start + 1)
-        end = len(text) if end < 0 else end + 1
+        ends = [e for e in (text.find(m, start + 1) for m in ("\n## ", "\n<!-- ")) if e >= 0]
+        end = min(ends) + 1 if ends else len(text)  # a section ends at a heading or a marker
     path.write_text(with_findings(text[:start] + section.rstrip() + "\n\n" + text[end:]))
     return path
 
@@ -673,9 +883,15 @@ def write_results() -> Path:
     }
     frames = {name: (title, sweep_frame(name)) for name, title in sweeps.items()}
     done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
-    parts = [HEADER, heldout_section(), targets_section(done), reach_section(done)]
+    parts = [
+        HEADER,
+        claims_section(),
+        heldout_section(),
+        targets_section(done),
+        reach_section(done),
+    ]
     parts += [training_section()]
-    parts += [demo_section(), plugin_section()]
+    parts += [demo_section(), plugin_section(), resnet_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
     path = DOCS / "results.md"

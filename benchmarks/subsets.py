@@ -1,6 +1,7 @@
 """Seeded CPU-sized subsets of CIFAR-10 and SVHN for the ResNet-18 cells (issue 23).
 
     python -m benchmarks.subsets        # runs/data/{cifar10,svhn}_cpu_{train,test}.npz
+    python -m benchmarks.subsets --gpu  # runs/gpu-data/{cifar10,svhn}_gpu.npz (the GPU plan's)
 
 From the lossless CIFAR-10 training set and the 10,000 official SVHN test images: per class, 250
 training and 100 test images drawn with seed 0 (disjoint), in class order. The files are data:
@@ -21,6 +22,12 @@ SOURCES = {
     "svhn": "SVHN/svhn_test_exact_first10000.npz",
 }
 TRAIN, TEST, SEED = 250, 100, 0
+GPU_OUT, GPU_PER_CLASS = ROOT / "runs" / "gpu-data", 800  # 2 x 24.6 MB: both travel in one call
+
+
+def _per_class(y: np.ndarray, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    return [rng.permutation(np.flatnonzero(y == c))[:n] for c in range(10)]
 
 
 def write(out: Path = OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
@@ -34,8 +41,7 @@ def write(out: Path = OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
             continue
         with np.load(root / rel) as z:
             x, y = z["x"], z["y"].astype(np.int64)
-        rng = np.random.default_rng(SEED)
-        picks = [rng.permutation(np.flatnonzero(y == c))[: TRAIN + TEST] for c in range(10)]
+        picks = _per_class(y, TRAIN + TEST)
         tr = np.concatenate([p[:TRAIN] for p in picks])
         te = np.concatenate([p[TRAIN:] for p in picks])
         np.savez(train, x=x[tr], y=y[tr])
@@ -43,6 +49,24 @@ def write(out: Path = OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
     return made
 
 
+def write_gpu(out: Path = GPU_OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
+    """The GPU plan's files: up to 800 images a class of each source, one file each (the sweep
+    holds a stratified 20% out), small enough to travel to a device machine together."""
+    out.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for name, rel in SOURCES.items():
+        path = made[name] = out / f"{name}_gpu.npz"
+        if path.is_file():
+            continue
+        with np.load(root / rel) as z:
+            x, y = z["x"], z["y"].astype(np.int64)
+        index = np.sort(np.concatenate(_per_class(y, GPU_PER_CLASS)))
+        np.savez(path, x=x[index], y=y[index])
+    return made
+
+
 if __name__ == "__main__":
-    for name, path in write().items():
+    import sys
+
+    for name, path in (write_gpu() if "--gpu" in sys.argv else write()).items():
         print(f"{name}: {path}")

@@ -248,8 +248,12 @@ def leakage_tables(results: Any) -> list[Table]:
             or not (lab.endswith("/topm") or attacks.get(_attack_of(lab), {}).get("baseline"))
         ]
         guard = f" + {defence}" if defence else ""
+        name = str(dataset)
+        if name.startswith(catalog.FILE_DATA):  # npz:a/b/train.npz,... -> train (its stem)
+            name = name.partition(":")[2].split(",")[0].rstrip("/").rsplit("/", 1)[-1]
+            name = name.removesuffix(".npz")
         table = Table(
-            title=f"{dataset}/{model}{guard}: exact-set ASR [95% CI] (n models)",
+            title=f"{name}/{model}{guard}: exact-set ASR [95% CI] (n models)",
             caption="top-m (told how many classes were forgotten), oracle and before-after: "
             "unleak report DIR",
             box=box.SIMPLE_HEAD,

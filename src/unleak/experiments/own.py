@@ -174,17 +174,23 @@ def audit_models(
             )
     if not named or not all(isinstance(k, str) and k for k in named):
         raise ConfigError("unlearned names no model", "pass a model or {name: model}")
-    config = load_config(
+    clash = sorted({"dataset", "unlearned", "original", "model_def"} & set(settings))
+    if clash:
+        raise ConfigError(
+            f"audit_models takes no {', '.join(clash)} setting",
+            "pass the data as data= and the models as objects",
+        )
+    if out is not None:
+        check_output(out, "dir", "--out")
+    started, lap = now(), Laps()
+    ds = as_dataset(data, settings.get("data_root"))
+    config = load_config(  # checked against the data set in hand (a shadow must differ from it)
         None,
+        dataset=ds.name,
         unlearned=list(named),
         forget=list(forget) if forget is not None else None,
         **settings,
     )
-    if out is not None:
-        check_output(out, "dir", "--out")
-    started, lap = now(), Laps()
-    ds = as_dataset(data, config.data_root)
-    config = config.model_copy(update={"dataset": ds.name})
 
     def mine(model: nn.Module) -> nn.Module:
         return prepare_model(copy.deepcopy(model).cpu().eval(), config, ds)
