@@ -136,18 +136,25 @@ def test_a_file_method_is_audited_beside_the_built_in_ones(method_file, tmp_path
                 "model": "mlp",
                 "methods": ["rt"],
                 "null_models": ["original", spec],
-                "unlearn": {**SMALL["unlearn"], spec: {"steps": 9}},
+                "unlearn": {**SMALL["unlearn"], spec: {"steps": 9, "lr": 0.02}},
             }
         )
     )
-    _ok(["audit", "--config", cfg, "--method-def", spec, "--forget", "4", "--out", tmp_path / "a"])
-    rows = [json.loads(line) for line in (tmp_path / "a" / "results.jsonl").open()]
+    run = tmp_path / "a"
+    flags = ["--method-def", spec, "--set", "steps=3", "--forget", "4", "--out", run]
+    _ok(["audit", "--config", cfg, *flags])
+    # its checkpoint stays inside the run directory, its settings are the file's under --set's
+    ckpt = json.loads((run / "checkpoints" / "mine.py-descend" / "model.json").read_text())
+    assert {k: ckpt["unlearning"]["config"][k] for k in ("steps", "lr")} == {"steps": 3, "lr": 0.02}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "audit.yaml", "mine.py"]
+    assert (run / "checkpoints" / "null-mine.py-descend" / "model.json").is_file()
+    rows = [json.loads(line) for line in (run / "results.jsonl").open()]
     mine = [r for r in rows if r["method"] == spec]
     assert {r["kind"] for r in mine} == {"unlearned", "null"}  # and its own null model
     assert all(r["forget"] == [4] for r in mine if r["kind"] == "unlearned")
-    eff = json.loads((tmp_path / "a" / "efficacy.json").read_text())
+    eff = json.loads((run / "efficacy.json").read_text())
     assert eff[spec]["reference"]["forget_acc"] is not None
-    config = yaml.safe_load((tmp_path / "a" / "config.yaml").read_text())
+    config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["methods"] == ["rt", spec]
 
 

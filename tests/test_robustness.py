@@ -710,6 +710,11 @@ CATALOGUE = [
         "raised ValueError: no",
     ),
     Case(
+        "audit-set-without-method-def",
+        lambda t, f: ["audit", "--set", "steps=3", "--out", t / "o"],
+        "--set sets a method of your own's settings",
+    ),
+    Case(
         "plugin-missing-in-sweep",
         lambda t, f: [
             "sweep",

@@ -227,6 +227,10 @@ def audit_cmd(
             help="a method of your own, PATH.py:NAME, audited beside the others; repeatable"
         ),
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="a setting KEY=VALUE of the --method-def method(s)"),
+    ] = None,
     forget: Annotated[
         str | None, typer.Option(help="classes to forget (default: one, chosen by the seed)")
     ] = None,
@@ -277,8 +281,13 @@ def audit_cmd(
     method_list = methods.split(",") if methods is not None else None
     if method_list is not None:
         catalog.check_methods(method_list)
-    if method_def:
-        mine = [_method_def(m) for m in method_def]
+    settings = parse_kv(set_, "--set")
+    if settings and not method_def:
+        raise ConfigError(
+            "--set sets a method of your own's settings", "give it with --method-def PATH.py:NAME"
+        )
+    mine = [_method_def(m) for m in method_def or []]
+    if mine:
         base = method_list or _config_methods(config)
         method_list = [*base, *(m for m in mine if m not in base)]
     attack_list = _names(attacks_, catalog.check_attack)
@@ -292,6 +301,7 @@ def audit_cmd(
         model=model,
         checkpoint=str(checkpoint) if checkpoint else None,
         methods=method_list,
+        unlearn=_with_settings(config, mine, settings),
         forget=parse_class_list(forget) if forget is not None else None,
         attacks=attack_list,
         seed=seed,
@@ -321,18 +331,39 @@ def audit_cmd(
         out.print(f"run directory: {where}  (report: {where}/report.html)")
 
 
-def _config_methods(config: Path | None) -> list[str]:
-    """The methods an audit runs before ``--method-def`` adds to them: the config file's, or
-    the default ones (the file itself is checked when the configuration is built)."""
+def _from_config(config: Path | None, key: str) -> object:
+    """``key`` of the audit's config file, or None; a broken file is refused later, with its own
+    message, when the configuration is built."""
     import yaml
-
-    from unleak.experiments.settings import DEFAULT_METHODS
 
     try:
         loaded = yaml.safe_load(config.read_text(encoding="utf-8")) if config else None
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        loaded = None  # refused with its own message by load_config
-    given = loaded.get("methods") if isinstance(loaded, dict) else None
+        return None
+    return loaded.get(key) if isinstance(loaded, dict) else None
+
+
+def _with_settings(
+    config: Path | None, mine: list[str], settings: dict[str, object]
+) -> dict[str, object] | None:
+    """The config file's per-method overrides with ``--set`` on top for each ``--method-def``
+    method (None: nothing to add)."""
+    if not settings:
+        return None
+    given = _from_config(config, "unlearn")
+    out = dict(given) if isinstance(given, dict) else {}
+    for method in mine:
+        earlier = out.get(method)
+        out[method] = {**(earlier if isinstance(earlier, dict) else {}), **settings}
+    return out
+
+
+def _config_methods(config: Path | None) -> list[str]:
+    """The methods an audit runs before ``--method-def`` adds to them: the config file's, or
+    the default ones."""
+    from unleak.experiments.settings import DEFAULT_METHODS
+
+    given = _from_config(config, "methods")
     return list(given) if isinstance(given, list) else list(DEFAULT_METHODS)
 
 

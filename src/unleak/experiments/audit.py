@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,15 @@ __all__ = [
     "audit_models",
     "load_config",
 ]
+
+
+def folder_name(name: str) -> str:
+    """A checkpoint folder for a method or null kind: a plug-in's ``path/mine.py:fn`` becomes
+    ``mine.py-fn``, so that no name reaches outside the run directory."""
+    path, sep, attr = name.rpartition(":")
+    if sep and path.endswith(".py"):
+        name = f"{Path(path).name}-{attr}"
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "method"
 
 
 def audit(
@@ -138,7 +148,7 @@ def audit(
             if ckpt_dir is not None:
                 models.save(
                     case.model,
-                    ckpt_dir / method,
+                    ckpt_dir / folder_name(method),
                     dataset=data.name,
                     seed=config.seed + 1,
                     extra={"unlearning": case.run, "efficacy": case.efficacy},
@@ -153,7 +163,7 @@ def audit(
                 if ckpt_dir is not None and kind != "original":
                     models.save(
                         case.model,
-                        ckpt_dir / f"null-{kind}",
+                        ckpt_dir / f"null-{folder_name(kind)}",
                         dataset=data.name,
                         seed=config.seed + 2,
                     )

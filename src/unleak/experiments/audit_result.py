@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 RUN_LAYOUT = {
     "config.yaml": "the resolved configuration",
     "env.json": "versions, seed, machine, start and end time, seconds per stage",
-    "checkpoints/": "original/, <method>/ and null-<kind>/ checkpoint folders",
+    "checkpoints/": "original/, <method>/ and null-<kind>/ checkpoint folders (a method of "
+    "your own: <file>.py-<name>/)",
     "efficacy.json": "per method: forget/retain/test accuracy, beside rt's",
     "results.jsonl": "one JSON row per attack result (unlearned and null models)",
     "results.csv": "the same rows as a table",
