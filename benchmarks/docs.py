@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common import DOCS, RESULTS, ROOT, load, with_findings
+from unleak import catalog
 from unleak.evaluation.metrics import wilson
 
 SWEEPS = ROOT / "runs" / "sweeps"
@@ -87,13 +88,7 @@ def plugin_section() -> str:
     if not d:
         return parts[0] + "\nNot measured yet: `python -m benchmarks.bench_plugin`.\n"
     rows = d["rows"]
-    labels = [
-        lab
-        for lab in dict.fromkeys(r["label"] for r in rows)
-        if not lab.endswith("/topm") or lab.startswith("chance")
-    ]
-    attacks = [lab for lab in labels if not lab.startswith(BASE)]
-    attacks += [lab for lab in labels if lab.startswith("chance")]
+    attacks = catalog.leakage_labels([r["label"] for r in rows])  # the command's own columns
     methods = list(dict.fromkeys(r["method"] for r in rows))
     cell = {(r["method"], r["label"]): r for r in rows}
     parts.append(

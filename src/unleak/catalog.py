@@ -41,6 +41,18 @@ def help_list(kind: str, /, *, extra: tuple[str, ...] = (), **match: Any) -> str
     return ", ".join(items[:-1]) + f" or {items[-1]}" if len(items) > 1 else "".join(items)
 
 
+def leakage_labels(labels: list[str]) -> list[str]:
+    """The labels of a leakage table: each attack at its rule (no top-m reading, which is told
+    how many classes were forgotten, and no baseline), then chance."""
+    attacks = index()["attacks"]
+
+    def baseline(label: str) -> bool:
+        return bool(attacks.get(label.split("/")[0].split("[")[0], {}).get("baseline"))
+
+    kept = [lab for lab in dict.fromkeys(labels) if not lab.endswith("/topm") and not baseline(lab)]
+    return kept + [lab for lab in dict.fromkeys(labels) if lab.startswith("chance")]
+
+
 def short_label(label: str) -> str:
     """Compact name of a result label from the attack's registered short label:
     ``wb-inversion[entropy]/threshold`` -> ``wb entropy`` (its default decider is left out)."""
@@ -97,13 +109,22 @@ def _methods() -> list[str]:
     return [*names("methods"), *sorted(recipes.variants())]
 
 
+METHODS_GROUP = "unleak.methods"  # the entry-point group of installed methods
+
+
+def is_file_spec(name: str) -> bool:
+    """Whether ``name`` names a method of your own in a file, ``PATH.py:NAME``."""
+    path, sep, attr = name.rpartition(":")
+    return bool(sep) and path.endswith(".py") and attr.isidentifier()
+
+
 def method_label(name: str) -> str:
     """A method's name for a table: a method of your own in a file by the file's name
     (``runs/x/mine.py:fn`` -> ``mine.py:fn``); results keep the full path."""
-    path, sep, attr = name.rpartition(":")
-    if sep and path.endswith(".py"):
-        return f"{path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{attr}"
-    return name
+    if not is_file_spec(name):
+        return name
+    path, _, attr = name.rpartition(":")
+    return f"{path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{attr}"
 
 
 def entry_point_methods() -> dict[str, str]:
@@ -111,16 +132,13 @@ def entry_point_methods() -> dict[str, str]:
     is defined, read from package metadata (nothing is imported)."""
     from importlib import metadata
 
-    return {ep.name: ep.value for ep in metadata.entry_points(group="unleak.methods")}
+    return {ep.name: ep.value for ep in metadata.entry_points(group=METHODS_GROUP)}
 
 
 def is_plugin(name: str) -> bool:
     """Whether ``name`` names a method of your own: ``PATH.py:NAME`` (its file is checked, and
     imported, when the command runs) or an installed entry point (:func:`entry_point_methods`)."""
-    path, sep, attr = name.rpartition(":")
-    if sep and path.endswith(".py") and attr.isidentifier():
-        return True
-    return name in entry_point_methods()
+    return is_file_spec(name) or name in entry_point_methods()
 
 
 def check_method(name: str) -> None:

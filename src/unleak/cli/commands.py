@@ -115,8 +115,7 @@ def train(
 
 def _method_def(spec: str) -> str:
     """``--method-def PATH.py:NAME``: the form checked here, the file read when the command runs."""
-    path, sep, attr = spec.rpartition(":")
-    if not (sep and path.endswith(".py") and attr.isidentifier()):
+    if not catalog.is_file_spec(spec):
         raise ConfigError(
             f"--method-def {spec!r} is not PATH.py:NAME", "write it like methods/mine.py:unlearn"
         )

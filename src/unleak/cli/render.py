@@ -225,10 +225,6 @@ def tally_table(result: Any) -> Table:
     return table
 
 
-def _attack_of(label: str) -> str:
-    return label.split("/")[0].split("[")[0]
-
-
 def leakage_tables(results: Any) -> list[Table]:
     """The paper's table per data set and model of a sweep: per method, each attack's exact-set
     ASR with its 95% interval and n; under them chance, and each attack's false alarms on the
@@ -236,17 +232,11 @@ def leakage_tables(results: Any) -> list[Table]:
     df = results.summary(by=["dataset", "model", "defence", "method", "label"])
     if df.empty or "asr" not in df:
         return []
-    attacks = catalog.index()["attacks"]
     tables = []
     for (dataset, model, defence), cell in df.groupby(["dataset", "model", "defence"], sort=False):
         # each attack at its frozen rule, and chance; top-m (told |F|) and the other baselines
         # are in the sweep's report
-        shown = [
-            lab
-            for lab in dict.fromkeys(cell["label"])
-            if lab.startswith("chance")
-            or not (lab.endswith("/topm") or attacks.get(_attack_of(lab), {}).get("baseline"))
-        ]
+        shown = catalog.leakage_labels(list(cell["label"]))
         guard = f" + {defence}" if defence else ""
         name = str(dataset)
         if name.startswith(catalog.FILE_DATA):  # npz:a/b/train.npz,... -> train (its stem)

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from unleak import models, recipes
+from unleak import catalog, models, recipes
 from unleak._io import check_output, staged_dir
 from unleak.data import load as load_data
 from unleak.evaluation.results import ResultRow, Results
@@ -58,9 +58,7 @@ __all__ = [
 def folder_name(name: str) -> str:
     """A checkpoint folder for a method or null kind: a plug-in's ``path/mine.py:fn`` becomes
     ``mine.py-fn``, so that no name reaches outside the run directory."""
-    path, sep, attr = name.rpartition(":")
-    if sep and path.endswith(".py"):
-        name = f"{Path(path).name}-{attr}"
+    name = catalog.method_label(name).replace(":", "-")
     return re.sub(r"[^A-Za-z0-9._@+-]", "_", name).lstrip(".") or "method"
 
 

@@ -28,10 +28,8 @@ from unleak.experiments.nulls import build_null, check_null_kind, null_config
 from unleak.models.checkpoint import load_extra
 from unleak.training import Callback, TrainConfig, fit
 from unleak.unlearning import (
+    code_hash,
     config_for,
-    is_plugin_name,
-    method_names,
-    method_spec,
     run_unlearning,
 )
 from unleak.unlearning.au import UpdateLog, UpdateRecorder
@@ -71,10 +69,8 @@ def code_of(method: str) -> dict[str, str]:
     """``{"code": HASH}`` for a plug-in method (the content hash of its source), else ``{}``:
     part of cache and run keys, so an edited method file is never served from a stale entry
     (built-in methods' keys stay as they were)."""
-    if method in method_names(variants=True) or is_plugin_name(method):
-        code = method_spec(method).code_hash
-        return {"code": code} if code else {}
-    return {}
+    code = code_hash(method)
+    return {"code": code} if code else {}
 
 
 def data_id(data: Dataset) -> dict[str, Any]:

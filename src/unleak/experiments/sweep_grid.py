@@ -22,7 +22,7 @@ from unleak.cache import key_of
 from unleak.data.core import random_forget_sets
 from unleak.experiments.model_cache import code_of
 from unleak.experiments.settings import AttackSpec, ExperimentConfig, load_config_file
-from unleak.unlearning import config_for, is_plugin_name, method_names, method_spec
+from unleak.unlearning import code_hash, config_for, method_names
 
 
 class SweepConfig(ExperimentConfig):
@@ -142,7 +142,7 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                 "unlearn": {
                     m: config_for(m, dataset, arch, config.unlearn.get(m), shape).model_dump()
                     for m in {*config.methods, "rt", *config.null_models}
-                    if m in method_names(variants=True) and not _plugin(m)
+                    if m in method_names(variants=True) and not code_hash(m)
                 },
             }
             # a method of your own keys only its own runs, by its settings and code hash: an
@@ -153,7 +153,7 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                     **code_of(m),
                 }
                 for m in {*config.methods, *config.null_models}
-                if _plugin(m)
+                if code_hash(m)  # a method of your own: a file, an entry point, Python
             }
             for seed in config.seeds:
                 base = {**common, "dataset": dataset, "model": arch, "seed": seed, **resolved}
@@ -171,13 +171,6 @@ def expand(config: SweepConfig) -> list[RunSpec]:
                             )
                             runs.append(_keyed(r, base, config, mine.get(method)))
     return runs
-
-
-def _plugin(method: str) -> bool:
-    """A method of your own: a file, an entry point, or registered from Python."""
-    if is_plugin_name(method):
-        return True
-    return method in method_names() and not method_spec(method).builtin
 
 
 def _keyed(

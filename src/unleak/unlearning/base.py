@@ -23,7 +23,7 @@ import torch
 from pydantic import BaseModel, ValidationError
 from torch import nn
 
-from unleak import recipes
+from unleak import catalog, recipes
 from unleak.data.core import Split, validate_forget_set
 from unleak.errors import ConfigError, ForgetSetError, unknown_name
 from unleak.training import Callback, History, TrainConfig, TrainRun
@@ -154,7 +154,15 @@ def method_names(*, variants: bool = False, builtin: bool = False) -> list[str]:
 
 def is_plugin_name(name: str) -> bool:
     """Whether ``name`` would be looked up as a plug-in: ``PATH.py:NAME`` or an entry point."""
-    return plugins.is_file_spec(name) or name in plugins.entry_point_names()
+    return catalog.is_plugin(name)
+
+
+def code_hash(name: str) -> str:
+    """The content hash of a plug-in method's source (part of its cache and run keys); "" for a
+    built-in method, a recipe, or a name that is no method (a null kind such as ``tune@0.01``)."""
+    if name in _METHODS or is_plugin_name(name):
+        return method_spec(name).code_hash
+    return ""
 
 
 def variant_names() -> list[str]:
@@ -167,7 +175,7 @@ def method_spec(name: str) -> MethodSpec:
     ``PATH.py:NAME`` a method in a file, any other name may be an installed entry point."""
     if name in _METHODS:
         return _METHODS[name]
-    if plugins.is_file_spec(name):
+    if catalog.is_file_spec(name):
         return _spec_of(plugins.from_file(name))  # imported once per file content
     base, _, variant = name.partition("@")
     if base not in _METHODS and "@" not in name:

@@ -41,12 +41,12 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from torch import nn
 
+from unleak.catalog import METHODS_GROUP
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 from unleak.models.userclass import import_file
 from unleak.training import History, TrainRun
 
-ENTRY_POINT_GROUP = "unleak.methods"
 FIX = "see docs/methods.md for the plug-in contract"
 
 
@@ -259,12 +259,6 @@ def source_hash(obj: Any) -> str:
 # --------------------------------------------------------------------------- files
 
 
-def is_file_spec(name: str) -> bool:
-    """Whether ``name`` names a method in a file, ``PATH.py:NAME``."""
-    path, sep, attr = name.rpartition(":")
-    return bool(sep) and path.endswith(".py") and attr.isidentifier()
-
-
 def from_file(spec: str) -> Plugin:
     """The method ``NAME`` of ``PATH.py`` (the file is imported: it is your own code)."""
     path_text, _, attr = spec.rpartition(":")
@@ -299,15 +293,9 @@ def _import_file(path: Path, digest: str) -> Any:
 # --------------------------------------------------------------------------- entry points
 
 
-def entry_point_names() -> list[str]:
-    """Names of the methods installed packages declare (group ``unleak.methods``); nothing is
-    imported."""
-    return sorted({ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)})
-
-
 def from_entry_point(name: str) -> Plugin | None:
     """The installed method ``name``, or None when no package declares it."""
-    found = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    found = list(metadata.entry_points(group=METHODS_GROUP, name=name))
     if not found:
         return None
     ep = found[0]
