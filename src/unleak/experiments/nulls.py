@@ -10,8 +10,14 @@ meets: not only the original, but the original after every kind of update that r
 | ``epochs@F`` | retrained from scratch for F times the original's epochs (e.g. ``epochs@0.5``) |
 | ``prune@F`` | the original with the fraction F of its weights of smallest magnitude set to 0 |
 | ``tune@LR`` | the original fine-tuned one epoch on every class at learning rate LR (SGD) |
+| ``brief@LR`` | the same for 100 steps of 64 (at most one epoch): a cheap, brief update |
+| ``head@LR`` | the final layer alone, fine-tuned as ``brief`` at LR, the rest frozen |
+| ``noise@S`` | every conv and linear weight plus Gaussian noise of S times that tensor's std |
 | ``distill`` | a fresh network trained on the original's soft labels (T = 4, gradients clipped) |
 | a method (``ft``, ``rl``, ``scrub``, ``PATH.py:NAME``...) | that method with nothing to forget |
+
+A kind that draws random numbers takes a replicate suffix ``#R`` (``brief@0.01#2``, R from 1 to
+99): the same kind under another seed, so one kind can stand for several null models.
 
 A method with nothing to forget runs its own step where it can run without forget data
 (``null_ok``: ``ft``, ``rl``...), else its loop settings fine-tuning on every class.
@@ -39,7 +45,16 @@ from unleak.unlearning import (
 )
 
 FIXED = ("original", "rt", "distill")
-PARAMETRISED = {"epochs": (0.1, 10.0), "prune": (0.0, 0.99), "tune": (0.0, 10.0)}  # kind@F
+PARAMETRISED = {  # kind@F: F in (low, high]
+    "epochs": (0.1, 10.0),
+    "prune": (0.0, 0.99),
+    "tune": (0.0, 10.0),
+    "brief": (0.0, 10.0),
+    "head": (0.0, 10.0),
+    "noise": (0.0, 1.0),
+}
+DETERMINISTIC = ("original", "prune")  # the same model under any seed: no #R replicate
+BRIEF_STEPS = 100  # brief@/head@: about a second for a LeNet on a laptop CPU
 
 
 def null_kinds() -> list[str]:
@@ -47,8 +62,29 @@ def null_kinds() -> list[str]:
     return [*FIXED, *(f"{k}@F" for k in PARAMETRISED), *method_names(variants=True)]
 
 
+def split_replicate(kind: str) -> tuple[str, int]:
+    """``brief@0.01#2`` -> (``brief@0.01``, 2); no suffix: replicate 0."""
+    name, sep, rep = kind.rpartition("#")
+    if not sep or not rep.isdigit():
+        return kind, 0
+    return name, int(rep)
+
+
 def check_null_kind(kind: str) -> str:
     """``kind`` if it names a null model, else a one-line error listing the kinds."""
+    name, rep = split_replicate(kind)
+    if rep:
+        if not 1 <= rep <= 99:
+            raise ConfigError(
+                f"null model {kind!r}: the replicate after # must be 1 to 99", "write e.g. #2"
+            )
+        if name.partition("@")[0] in DETERMINISTIC:
+            raise ConfigError(
+                f"null model {kind!r}: {name} is the same model under every seed",
+                "drop the #R suffix",
+            )
+        check_null_kind(name)
+        return kind
     base, _, arg = kind.partition("@")
     if kind in FIXED:
         return kind
@@ -83,6 +119,8 @@ def null_config(
     kind: str, original_config: TrainConfig, data: Dataset, arch: str | None, seed: int
 ) -> TrainConfig:
     """The training configuration a null kind runs with (part of its cache key)."""
+    kind, rep = split_replicate(kind)
+    seed += 7907 * rep
     base, _, arg = kind.partition("@")
     if kind == "original":
         return original_config
@@ -102,10 +140,18 @@ def null_config(
         )
     if base == "prune":
         return original_config
-    if base == "tune":
+    if base in ("tune", "brief", "head"):
+        epochs = 1.0 if base == "tune" else min(1.0, BRIEF_STEPS * 64 / max(len(data.train), 1))
         return TrainConfig(
-            epochs=1, lr=float(arg), batch_size=64, grad_clip=1.0, schedule="constant", seed=seed
+            epochs=epochs,
+            lr=float(arg),
+            batch_size=64,
+            grad_clip=1.0,
+            schedule="constant",
+            seed=seed,
         )
+    if base == "noise":
+        return original_config.model_copy(update={"seed": seed})
     ucfg = config_for(kind, data.name, arch, None, data.input_shape)
     return ucfg.model_copy(update={"seed": seed})
 
@@ -114,6 +160,7 @@ def build_null(
     kind: str, original: nn.Module, original_config: TrainConfig, data: Dataset, cfg: TrainConfig
 ) -> nn.Module:
     """Make the null model of ``kind`` (see the module docstring)."""
+    kind = split_replicate(kind)[0]
     base, _, arg = kind.partition("@")
     if kind == "original":
         return original
@@ -123,10 +170,14 @@ def build_null(
         return model.cpu().eval()
     if base == "prune":
         return prune(original, float(arg))
-    if base == "tune":
+    if base in ("tune", "brief"):
         model = models.clone(original)
         fit(model, data.train, cfg)
         return model.cpu().eval()
+    if base == "head":
+        return refit_head(original, data, cfg)
+    if base == "noise":
+        return add_noise(original, float(arg), cfg.seed)
     if kind == "distill":
         return distill(original, data.train, cfg)
     spec = method_spec(kind)
@@ -156,6 +207,32 @@ def prune(model: nn.Module, fraction: float) -> nn.Module:
         for w in weights:
             w.mul_((w.abs() > cut).to(w.dtype))
     return pruned
+
+
+def add_noise(model: nn.Module, scale: float, seed: int) -> nn.Module:
+    """Every conv and linear weight plus Gaussian noise of ``scale`` times its own std."""
+    noisy = copy.deepcopy(model).cpu().eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in noisy.modules():
+            if isinstance(m, nn.Conv2d | nn.Linear):
+                w = m.weight
+                w.add_(torch.randn(w.shape, generator=gen) * (scale * float(w.std())))
+    return noisy
+
+
+def refit_head(original: nn.Module, data: Dataset, cfg: TrainConfig) -> nn.Module:
+    """The original with its final layer alone fine-tuned on every class (the rest frozen)."""
+    model = models.clone(original)
+    fc = models.head(model, data.input_shape)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in fc.parameters():
+        p.requires_grad_(True)
+    fit(model, data.train, cfg.model_copy(update={"freeze_norm": True}))
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return model.cpu().eval()
 
 
 def distill(

@@ -11,6 +11,7 @@ Methods of your own plug in by file (``PATH.py:NAME``), entry point (``unleak.me
 from unleak.unlearning import (  # noqa: F401
     au,
     boundary_shrink,
+    fisher,
     ft,
     l1_sparse,
     ng,
@@ -18,6 +19,8 @@ from unleak.unlearning import (  # noqa: F401
     rt,
     salun,
     scrub,
+    ssd,
+    unsir,
 )
 from unleak.unlearning.base import (
     MethodSpec,
