@@ -1,52 +1,170 @@
-"""The verdict of an audit of your own models: per unlearned model, which classes leak.
+"""The verdict of an audit of your own models: per class, removed, damaged or intact.
 
-A class leaks when at least one attack names it and that attack named nothing on any null model
-made from your original (its measured false-positive rate is 0 of n). Classes named only by
-attacks that also flagged null models are "suspected": the attack flags models like yours that
-forgot nothing, so its word alone is weak. With no null model (no original given) nothing can be
-measured: named classes are listed with the false-positive rate marked unmeasured.
+Every attack answers with a set of classes and a score per class; null models made from your
+original (updates of it that remove nothing) answer too. The verdict combines the attacks per
+class by one frozen :class:`VerdictRule`, chosen on the development population ``verdict-dev``
+and reported on ``verdict-test`` (docs/protocol.md, ``benchmarks/verdict.py``):
+
+- a *voter* is an attack of ``rule.voters`` whose false alarms on your null models are at most
+  ``rule.max_fpr`` of them (an attack that flags models like yours that forgot nothing is not
+  heard);
+- how a voter votes for class c, by ``rule.vote_by``: ``named``, it names c at its own frozen
+  rule; ``beyond``, it names c and its score for c is above its score for c on every null model;
+  ``z``, its calibrated feature for c (:data:`CALIBRATED`, higher = the class is harder to reach)
+  stands at least ``rule.z_cut`` pooled null standard deviations above the nulls' mean for c
+  (your nulls calibrate each class; the attack's own cut is not used);
+- c is **removed** when at least ``rule.votes`` voters vote for it: the verdict's forgotten set;
+- c is **damaged** when it is not removed but reachable only far worse than on your nulls: the
+  feature ``rule.damaged_feature`` (higher = weaker) stands ``rule.damaged_z`` pooled null
+  standard deviations above its null mean for c (partial forgetting, collateral damage);
+- every other class is **intact**.
+
+The verdict's own false-alarm rate is measured on your null models, each judged by the same rule
+as if it were the unlearned model with the others as its nulls (leave one out).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from unleak.attacks import attack_class
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import ResultRow, Results
 
+REMOVED, DAMAGED, INTACT = "removed", "damaged", "intact"
+# Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
+# reach (rarer among probes, more inversion steps, a less sure genetic search, a larger gain).
+CALIBRATED = {
+    "probe-reach": "rarity",
+    "wb-inversion": "steps_to_90",
+    "bb-genetic": "entropy",
+    "param-diff": "gain",
+}
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """How the verdict combines the attacks (see the module docstring)."""
+
+    voters: tuple[str, ...]
+    votes: int
+    max_fpr: float
+    vote_by: str  # "named", "beyond" or "z"
+    z_cut: float  # for vote_by "z"
+    damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
+    damaged_z: float
+
+    def describe(self) -> str:
+        how = {
+            "named": "named by",
+            "beyond": "named, above every null model's score for the class, by",
+            "z": f"at least {self.z_cut:g} null standard deviations out (each class calibrated "
+            "on your null models) for",
+        }[self.vote_by]
+        heard = (
+            ""
+            if self.max_fpr >= 1
+            else (
+                f"; an attack votes when it flags at most {100 * self.max_fpr:.0f}% of your nulls"
+            )
+        )
+        return (
+            f"removed: {how} at least {self.votes} of {', '.join(self.voters)}{heard}; damaged: "
+            f"{self.damaged_feature} at least {self.damaged_z:g} null standard deviations out"
+        )
+
+
+# Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
+# verdict-dev only); tests/test_protocol.py fails when they disagree.
+RULE = VerdictRule(
+    voters=("probe-reach", "wb-inversion", "bb-genetic"),
+    votes=2,
+    max_fpr=0.05,
+    vote_by="named",
+    z_cut=0.0,
+    damaged_feature="probe-reach:rarity",
+    damaged_z=4.0,
+)
+
 
 @dataclass
-class Naming:
-    """One attack naming one class, with that attack's measured false-positive rate."""
+class Answer:
+    """One attack reading's answer on one model."""
 
-    attack: str  # the result label, e.g. probe-reach/kmeans
+    attack: str  # the attack's name, e.g. probe-reach
+    label: str  # the reading, e.g. probe-reach/gap
     access: str
-    queries: int
-    fpr: float  # NaN when no null model was attacked
-    fpr_n: int
-    fpr_hi: float  # upper end of its 95% interval
+    named: list[int]
+    scores: list[float]  # per class (NaN: not a candidate)
+    features: dict[str, list[float]]
+
+
+@dataclass
+class Evidence:
+    """Every attack's answer on one model."""
+
+    model: str
+    defence: str = ""
+    answers: dict[str, Answer] = field(default_factory=dict)  # by label
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Voter:
+    """An attack and what it did on your null models."""
+
+    attack: str
+    false_alarms: int
+    nulls: int
+    votes: bool  # heard (false alarms within the rule's bound)
 
     @property
-    def clean(self) -> bool:
-        """It named nothing on any null model (and there was at least one)."""
-        return self.fpr_n > 0 and self.fpr == 0.0
+    def fpr_hi(self) -> float:
+        return wilson(self.false_alarms, self.nulls)[1] if self.nulls else math.nan
 
 
 @dataclass
 class Verdict:
-    """Per model: the leaked classes (clean evidence), suspected ones, and what was tried."""
+    """Per model: each class removed, damaged or intact; the verdict's false-alarm rate on your
+    null models; every attack's answer beside it."""
 
     model: str
-    leaked: list[int] = field(default_factory=list)
-    suspected: list[int] = field(default_factory=list)
-    classes: dict[int, list[Naming]] = field(default_factory=dict)
-    tried: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)  # attack -> error
+    removed: list[int] = field(default_factory=list)
+    damaged: list[int] = field(default_factory=list)
+    status: dict[int, str] = field(default_factory=dict)
+    votes: dict[int, list[str]] = field(default_factory=dict)  # class -> attacks voting for it
+    answers: dict[str, list[int]] = field(default_factory=dict)  # reading -> classes it named
+    voters: list[Voter] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # reading -> error
     nulls: int = 0
+    false_alarms: int = 0  # null models on which the verdict named a class (leave one out)
+    judged_nulls: int = 0
+    rule: str = ""
+
+    @property
+    def fpr(self) -> float:
+        return self.false_alarms / self.judged_nulls if self.judged_nulls else math.nan
+
+    @property
+    def fpr_hi(self) -> float:
+        return wilson(self.false_alarms, self.judged_nulls)[1] if self.judged_nulls else math.nan
+
+    @property
+    def measured(self) -> bool:
+        return self.judged_nulls > 0
+
+    def fpr_text(self) -> str:
+        if not self.measured:
+            return "false-alarm rate not measured (no null models: give your original)"
+        return (
+            f"verdict's false alarms {self.false_alarms}/{self.judged_nulls} on your null "
+            f"models (<= {100 * self.fpr_hi:.0f}%, 95%)"
+        )
 
     def sentence(
         self, names: list[str] | None = None, short: Callable[[str], str] | None = None
@@ -57,85 +175,159 @@ class Verdict:
             label = names[c] if names and c < len(names) else str(c)
             return str(c) if label == str(c) else f"{c} ({label})"
 
-        def who(namings: list[Naming]) -> str:
-            labels = ", ".join((short or str)(n.attack) for n in namings)
-            bounds = {(n.fpr_n, round(n.fpr_hi, 2)) for n in namings}
-            if len(bounds) == 1:
-                n = namings[0]
-                return f"{labels} (each FPR 0/{n.fpr_n} on your nulls, <= {100 * n.fpr_hi:.0f}%)"
-            return ", ".join(
-                f"{(short or str)(n.attack)} (FPR 0/{n.fpr_n}, <= {100 * n.fpr_hi:.0f}%)"
-                for n in namings
-            )
+        def by(c: int) -> str:
+            return ", ".join((short or str)(a) for a in self.votes.get(c, []))
 
-        if self.leaked:
-            parts = [
-                f"class {name(c)} by {who([n for n in self.classes[c] if n.clean])}"
-                for c in self.leaked
-            ]
-            extra = (
-                f"; suspected: {', '.join(name(c) for c in self.suspected)}"
-                if self.suspected
-                else ""
+        heard = sum(v.votes for v in self.voters)
+        if self.removed:
+            head = "REMOVED, the label leaks: " + "; ".join(
+                f"class {name(c)} ({len(self.votes.get(c, []))} of {heard} voters: {by(c)})"
+                for c in self.removed
             )
-            return f"LEAKS: {'; '.join(parts)}{extra}"
-        if self.suspected:
-            return (
-                f"no clean leak; suspected: {', '.join(name(c) for c in self.suspected)} (named "
-                "only by attacks that also flag null models like yours)"
+        elif not self.measured:
+            named = sorted({c for cs in self.answers.values() for c in cs})
+            head = "no verdict without null models" + (
+                f"; named by some attack: {', '.join(name(c) for c in named)}" if named else ""
             )
-        tried = ", ".join((short or str)(t) for t in self.tried)
-        return (
-            f"no leak found by {len(self.tried)} attack readings ({tried}) on {self.nulls} "
-            "null model(s)"
-        )
+        else:
+            head = f"no class removed ({heard} voters heard)"
+        damaged = f"; damaged: {', '.join(name(c) for c in self.damaged)}" if self.damaged else ""
+        return f"{head}{damaged}; {self.fpr_text()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
-            "leaked": self.leaked,
-            "suspected": self.suspected,
-            "classes": {
-                str(c): [{**asdict(n), "clean": n.clean} for n in names]
-                for c, names in sorted(self.classes.items())
-            },
-            "tried": self.tried,
+            "removed": self.removed,
+            "damaged": self.damaged,
+            "intact": [c for c, s in sorted(self.status.items()) if s == INTACT],
+            "status": {str(c): s for c, s in sorted(self.status.items())},
+            "votes": {str(c): v for c, v in sorted(self.votes.items())},
+            "false_alarms": self.false_alarms,
+            "judged_nulls": self.judged_nulls,
+            "fpr": None if not self.measured else self.fpr,
+            "fpr_hi": None if not self.measured else self.fpr_hi,
+            "answers": self.answers,
+            "voters": [{**asdict(v), "fpr_hi": v.fpr_hi} for v in self.voters],
             "failed": self.failed,
             "null_models": self.nulls,
+            "rule": self.rule,
         }
 
 
-def verdicts(rows: Results, audited_kind: str = "audited") -> dict[str, Verdict]:
-    """A :class:`Verdict` per audited model (rows of kind ``audited``), from the same attacks'
-    rows on null models."""
-    nulls: dict[tuple[str, str], list[ResultRow]] = {}
+def evidence_of(rows: Iterable[ResultRow], kind: str) -> dict[str, Evidence]:
+    """Every attack's answer per model of ``kind`` (baselines are references, not answers)."""
+    out: dict[str, Evidence] = {}
     for r in rows:
-        if r.kind == "null" and r.attack and r.error is None:
-            nulls.setdefault((r.defence, r.label), []).append(r)
-    null_models = len({(r.method, r.defence) for r in rows if r.kind == "null"})
-    out: dict[str, Verdict] = {}
-    for r in rows:
-        if r.kind != audited_kind or not r.attack:
+        if r.kind != kind or not r.attack or attack_class(r.attack).baseline:
             continue
-        if attack_class(r.attack).baseline:  # chance, oracle, before-after: references only
-            continue
-        v = out.setdefault(r.method, Verdict(r.method, nulls=null_models))
+        key = r.method if not r.defence else f"{r.method}+{r.defence}"
+        ev = out.setdefault(key, Evidence(r.method, r.defence))
         if r.error is not None:
-            v.failed[r.label] = r.error
+            ev.failed[r.label] = r.error
             continue
-        if r.label not in v.tried:
-            v.tried.append(r.label)
-        ref = nulls.get((r.defence, r.label), [])
-        fp = sum(x.predicted_any for x in ref)
-        fpr = fp / len(ref) if ref else math.nan
-        hi = wilson(fp, len(ref))[1] if ref else math.nan
-        for c in r.predicted:
-            v.classes.setdefault(c, []).append(
-                Naming(r.label, r.access, r.queries, fpr, len(ref), hi)
-            )
-    for v in out.values():
-        v.leaked = sorted(c for c, ns in v.classes.items() if any(n.clean for n in ns))
-        v.suspected = sorted(c for c in v.classes if c not in v.leaked)
-        if v.nulls == 0:  # nothing measured: every named class is only suspected
-            v.suspected, v.leaked = sorted(v.classes), []
+        scores = [math.nan if s is None else float(s) for s in r.scores]
+        ev.answers[r.label] = Answer(
+            r.attack, r.label, r.access, sorted(r.predicted), scores, dict(r.features)
+        )
+    return out
+
+
+def _feature(ev: Evidence, spec: str) -> np.ndarray | None:
+    attack, _, name = spec.partition(":")
+    for a in ev.answers.values():
+        if a.attack == attack and name in a.features:
+            return np.asarray(a.features[name], dtype=float)
+    return None
+
+
+def null_z(target: Evidence, nulls: list[Evidence], spec: str) -> np.ndarray | None:
+    """``ATTACK:FEATURE`` of ``target`` per class, in pooled standard deviations of the null
+    models from their mean for that class (None: not measured, or fewer than 2 nulls)."""
+    mine = _feature(target, spec)
+    ref = (
+        [f for f in (_feature(e, spec) for e in nulls) if f is not None and f.shape == mine.shape]
+        if mine is not None
+        else []
+    )
+    if mine is None or len(ref) < 2:
+        return None
+    table = np.stack(ref)
+    spread = math.sqrt(float(table.var(axis=0, ddof=1).mean())) or 1e-12
+    return (mine - table.mean(axis=0)) / spread
+
+
+def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) -> Verdict:
+    """The verdict on ``target`` by ``rule``, with ``nulls`` as its null models."""
+    v = Verdict(target.model, nulls=len(nulls), failed=dict(target.failed))
+    v.answers = {label: a.named for label, a in target.answers.items()}
+    v.status = {c: INTACT for c in range(k)}
+    if not nulls:
+        return v
+    ballots: dict[int, list[str]] = {}
+    for attack in rule.voters:
+        readings = [a for a in target.answers.values() if a.attack == attack]
+        if not readings:
+            continue
+        heard, alarms, n = False, 0, 0
+        for a in readings:
+            refs = [e.answers[a.label] for e in nulls if a.label in e.answers]
+            fa = sum(bool(x.named) for x in refs)
+            ok = bool(refs) and fa <= rule.max_fpr * len(refs) + 1e-9
+            alarms, n = max(alarms, fa), max(n, len(refs))
+            if not ok:
+                continue
+            heard = True
+            if rule.vote_by == "z":
+                z = null_z(target, nulls, f"{attack}:{CALIBRATED.get(attack, '')}")
+                chosen = [] if z is None else [int(c) for c in np.nonzero(z >= rule.z_cut)[0]]
+            else:
+                chosen = list(a.named)
+            for c in chosen:
+                if rule.vote_by == "beyond":
+                    ref = [x.scores[c] for x in refs if c < len(x.scores)]
+                    ref = [s for s in ref if not math.isnan(s)]
+                    if ref and not a.scores[c] > max(ref):
+                        continue
+                if attack not in ballots.setdefault(c, []):
+                    ballots[c].append(attack)
+        v.voters.append(Voter(attack, alarms, n, heard))
+    v.votes = {c: sorted(b) for c, b in sorted(ballots.items())}
+    v.removed = sorted(c for c, b in ballots.items() if len(b) >= rule.votes)
+    z = null_z(target, nulls, rule.damaged_feature)
+    if z is not None:
+        v.damaged = sorted(int(c) for c in np.nonzero(z >= rule.damaged_z)[0] if c not in v.removed)
+    for c in v.removed:
+        v.status[c] = REMOVED
+    for c in v.damaged:
+        v.status[c] = DAMAGED
+    return v
+
+
+def null_false_alarms(nulls: list[Evidence], rule: VerdictRule, k: int) -> list[Verdict]:
+    """Each null model judged with the others as its nulls (leave one out)."""
+    return [judge(e, nulls[:i] + nulls[i + 1 :], rule, k) for i, e in enumerate(nulls)]
+
+
+def verdicts(
+    rows: Results, audited_kind: str = "audited", rule: VerdictRule = RULE
+) -> dict[str, Verdict]:
+    """A :class:`Verdict` per audited model (rows of kind ``audited_kind``), judged against the
+    null models' rows, with the verdict's false-alarm rate measured on those nulls."""
+    rows = list(rows)
+    k = max((len(r.scores) for r in rows if r.attack), default=0)
+    nulls: dict[str, list[Evidence]] = {}  # by defence: a model is judged beside its like
+    for ev in evidence_of(rows, "null").values():
+        nulls.setdefault(ev.defence, []).append(ev)
+    alarms = {
+        d: sum(bool(x.removed) for x in null_false_alarms(n, rule, k)) for d, n in nulls.items()
+    }
+    out = {}
+    for key, ev in evidence_of(rows, audited_kind).items():
+        mine = nulls.get(ev.defence, [])
+        v = judge(ev, mine, rule, k)
+        # one null alone has no other to be judged against: the rate is then unmeasured
+        v.false_alarms = alarms.get(ev.defence, 0)
+        v.judged_nulls = len(mine) if len(mine) >= 2 else 0
+        v.rule = rule.describe()
+        out[key] = v
     return out

@@ -1,0 +1,288 @@
+"""The verdict's rule, chosen on ``verdict-dev`` and reported on ``verdict-test``
+(docs/protocol.md, "The verdict's populations").
+
+    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
+    python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
+    python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
+
+``select`` replays every candidate rule on dev's stored rows and keeps the declared choice;
+``report`` applies the frozen rule (``unleak.evaluation.verdict.RULE``) to both populations and
+writes, beside the verdict, each attack alone at its frozen rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from benchmarks.common import save
+from benchmarks.docs import splice_section
+from benchmarks.verdict_pop import OUT
+from unleak.evaluation.metrics import wilson
+from unleak.evaluation.results import Results
+from unleak.evaluation.verdict import RULE, Evidence, VerdictRule, evidence_of, judge
+
+ATTACKS = ("probe-reach", "wb-inversion", "bb-genetic", "param-diff")
+VOTER_SETS = (ATTACKS[:3], ATTACKS)
+DAMAGED_FEATURES = (
+    "probe-reach:rarity",
+    "wb-inversion:steps_to_90",
+    "wb-inversion:steps_to_50",
+    "wb-inversion:entropy",
+    "bb-genetic:entropy",
+)
+DAMAGED_Z = (2.0, 3.0, 4.0, 6.0, 8.0)
+DAMAGE_DROP = 0.10  # truth: a class outside the forget set that lost this much test accuracy
+PARTLY = 0.2  # truth: a partly forgotten model keeps more than this forget-set accuracy
+NULL_DAMAGE_LIMIT = 0.10  # a damaged cut may show damage on at most this share of dev's nulls
+
+
+@dataclass
+class Unit:
+    """One stored unit: its original's per-class accuracy, unlearned models and nulls."""
+
+    name: str
+    k: int
+    original: list[float]
+    truth: dict[str, dict[str, Any]]
+    unlearned: dict[str, Evidence]
+    nulls: list[Evidence]
+
+
+def load_units(population: str) -> list[Unit]:
+    units = []
+    for d in sorted((OUT / population).glob("*/truth.json")):
+        truth = json.loads(d.read_text())
+        rows = Results.load(d.parent / "audit" / "results.jsonl")
+        unlearned = evidence_of(rows, "audited")
+        nulls = list(evidence_of(rows, "null").values())
+        k = len(truth["original"])
+        units.append(Unit(truth["unit"], k, truth["original"], truth["models"], unlearned, nulls))
+    return units
+
+
+MAX_FPR = (0.0, 0.05, 0.1, 1.0)  # an attack is heard when it flags at most this share of nulls
+Z_CUTS = (4.0, 6.0, 8.0, 10.0, 15.0, 20.0)
+NO_DAMAGE = ("probe-reach:rarity", 1e9)  # the removal grid is scored without damaged classes
+
+
+def candidates() -> list[VerdictRule]:
+    """Every removal rule of the declared grid (the damaged cut is chosen apart)."""
+    out = []
+    for voters in VOTER_SETS:
+        for votes in range(1, len(voters) + 1):
+            for max_fpr, vote_by in itertools.product(MAX_FPR, ("named", "beyond")):
+                out.append(VerdictRule(voters, votes, max_fpr, vote_by, 0.0, *NO_DAMAGE))
+            for max_fpr, z in itertools.product((0.05, 1.0), Z_CUTS):
+                out.append(VerdictRule(voters, votes, max_fpr, "z", z, *NO_DAMAGE))
+    return out
+
+
+def alone(attack: str) -> VerdictRule:
+    """One attack at its frozen rule, heard whatever it does on the nulls (the per-attack row)."""
+    return VerdictRule((attack,), 1, 1.0, "named", 0.0, *NO_DAMAGE)
+
+
+def with_damage(rule: VerdictRule, feature: str, z: float) -> VerdictRule:
+    return dataclasses.replace(rule, damaged_feature=feature, damaged_z=z)
+
+
+@dataclass
+class Tally:
+    hits: int = 0
+    models: int = 0
+    false_alarms: int = 0
+    nulls: int = 0
+    partly_hits: int = 0
+    partly: int = 0
+    damaged_tp: int = 0
+    damaged_fp: int = 0
+    damaged_fn: int = 0
+    nulls_damaged: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def rates(self) -> dict[str, Any]:
+        def cell(k: int, n: int) -> dict[str, Any]:
+            lo, hi = wilson(k, n)
+            return {"k": k, "n": n, "rate": k / n if n else None, "lo": lo, "hi": hi}
+
+        p = self.damaged_tp + self.damaged_fp
+        r = self.damaged_tp + self.damaged_fn
+        return {
+            "hit": cell(self.hits, self.models),
+            "fpr": cell(self.false_alarms, self.nulls),
+            "partly": cell(self.partly_hits, self.partly),
+            "damaged_precision": cell(self.damaged_tp, p),
+            "damaged_recall": cell(self.damaged_tp, r),
+            "nulls_damaged": cell(self.nulls_damaged, self.nulls),
+        }
+
+
+def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = True) -> Tally:
+    """Hits on the unlearned models (``keep(truth)`` filters them) and leave-one-out false
+    alarms on the nulls, by ``rule``."""
+    t = Tally()
+    for u in units:
+        for name, ev in u.unlearned.items():
+            truth = u.truth[name]
+            if keep is not None and not keep(truth):
+                continue
+            v = judge(ev, u.nulls, rule, u.k)
+            forget = set(truth["forget"])
+            hit = set(v.removed) == forget
+            t.models += 1
+            t.hits += hit
+            if not hit:
+                t.misses.append(f"{u.name}/{name}: {sorted(forget)} -> {v.removed}")
+            fa = sum(truth["per_class"][c] for c in forget) / len(forget)
+            if fa > PARTLY:
+                t.partly += 1
+                t.partly_hits += hit
+            hurt = {
+                c
+                for c in range(u.k)
+                if c not in forget and u.original[c] - truth["per_class"][c] >= DAMAGE_DROP
+            }
+            said = set(v.damaged) - forget
+            t.damaged_tp += len(said & hurt)
+            t.damaged_fp += len(said - hurt)
+            t.damaged_fn += len(hurt - said)
+        if loo:
+            for i, ev in enumerate(u.nulls):
+                v = judge(ev, u.nulls[:i] + u.nulls[i + 1 :], rule, u.k)
+                t.nulls += 1
+                t.false_alarms += bool(v.removed)
+                t.nulls_damaged += bool(v.damaged)
+    return t
+
+
+def _key(rule: VerdictRule, t: Tally) -> tuple:
+    # declared: highest hit rate with FPR <= 5%; ties: lower FPR, fewer voters, fewer votes
+    return (
+        -t.hits / max(t.models, 1),
+        t.false_alarms / max(t.nulls, 1),
+        len(rule.voters),
+        rule.votes,
+    )
+
+
+def select() -> dict[str, Any]:
+    units = load_units("dev")
+    table = []
+    for rule in candidates():
+        t = tally(units, rule)
+        table.append((rule, t))
+    ok = [(r, t) for r, t in table if t.false_alarms <= 0.05 * t.nulls]
+    best, _ = min(ok, key=lambda rt: _key(*rt))
+    damaged = []
+    for feature, z in itertools.product(DAMAGED_FEATURES, DAMAGED_Z):
+        t = tally(units, with_damage(best, feature, z))
+        p = t.damaged_tp / max(t.damaged_tp + t.damaged_fp, 1)
+        r = t.damaged_tp / max(t.damaged_tp + t.damaged_fn, 1)
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        damaged.append((feature, z, f1, t))
+    fit = [d for d in damaged if d[3].nulls_damaged <= NULL_DAMAGE_LIMIT * d[3].nulls]
+    feature, z, f1, _ = max(fit, key=lambda d: (d[2], d[1]))
+    chosen = with_damage(best, feature, z)
+    payload = {
+        "population": "verdict-dev",
+        "units": [u.name for u in units],
+        "unlearned": sum(len(u.unlearned) for u in units),
+        "nulls": sum(len(u.nulls) for u in units),
+        "rule": asdict(chosen),
+        "removal_candidates": [
+            {"rule": asdict(r), **{k: v for k, v in t.rates().items() if k in ("hit", "fpr")}}
+            for r, t in table
+        ],
+        "damaged_candidates": [
+            {"feature": f, "z": zz, "f1": ff, **t.rates()} for f, zz, ff, t in damaged
+        ],
+        "damaged_f1": f1,
+    }
+    save("verdict_rule", payload)
+    return payload
+
+
+def report() -> dict[str, Any]:
+    out: dict[str, Any] = {"rule": asdict(RULE), "populations": {}}
+    for pop in ("dev", "test"):
+        units = load_units(pop)
+        if not units:
+            continue
+        rows = {"verdict": tally(units, RULE)}
+        for a in ATTACKS:
+            rows[a] = tally(units, alone(a))
+        methods = sorted({t["method"] for u in units for t in u.truth.values()})
+        by_method = {
+            m: tally(units, RULE, keep=lambda t, m=m: t["method"] == m, loo=False).rates()["hit"]
+            for m in methods
+        }
+        by_unit = {u.name: tally([u], RULE).rates() for u in units}
+        out["populations"][pop] = {
+            "units": [u.name for u in units],
+            "rows": {k: t.rates() for k, t in rows.items()},
+            "misses": rows["verdict"].misses,
+            "by_method": by_method,
+            "by_unit": {k: {"hit": v["hit"], "fpr": v["fpr"]} for k, v in by_unit.items()},
+        }
+    save("verdict", out)
+    splice_section(markdown(out), "The verdict, combined", before="<!-- heldout: begin -->")
+    return out
+
+
+def _cell(c: dict[str, Any]) -> str:
+    if not c["n"]:
+        return "-"
+    return f"{100 * c['rate']:.0f}% [{100 * c['lo']:.0f}-{100 * c['hi']:.0f}] ({c['k']}/{c['n']})"
+
+
+def markdown(out: dict[str, Any]) -> str:
+    lines = [
+        "## The verdict, combined",
+        "",
+        "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
+        "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
+        + VerdictRule(**{**out["rule"], "voters": tuple(out["rule"]["voters"])}).describe()
+        + ". Chosen on `verdict-dev`, reported on `verdict-test` (docs/protocol.md); each unit is "
+        "one original audited with its 24 default null models, no forget set given. Hit: the "
+        "removed set is exactly the forget set. False alarms: each null model judged with the "
+        "other 23 as its nulls. 95% Wilson intervals.",
+        "",
+        "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
+        "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
+        "",
+    ]
+    for pop, p in out["populations"].items():
+        lines += [
+            f"**verdict-{pop}** ({len(p['units'])} units: {', '.join(p['units'])})",
+            "",
+            "| reading | exact-set hits | false alarms on nulls | partly forgotten "
+            "(forget acc > 0.2) | damaged: precision | recall |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, r in p["rows"].items():
+            label = "**verdict**" if name == "verdict" else f"{name} alone"
+            lines.append(
+                f"| {label} | {_cell(r['hit'])} | {_cell(r['fpr'])} | {_cell(r['partly'])} | "
+                + (
+                    f"{_cell(r['damaged_precision'])} | {_cell(r['damaged_recall'])} |"
+                    if name == "verdict"
+                    else "- | - |"
+                )
+            )
+        lines += [
+            "",
+            "By method: " + "; ".join(f"{m} {_cell(c)}" for m, c in p["by_method"].items()),
+            "",
+        ]
+        if p["misses"]:
+            lines += ["Misses: " + "; ".join(f"`{m}`" for m in p["misses"]), ""]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    {"select": select, "report": report}[sys.argv[1]]()

@@ -1,0 +1,178 @@
+"""The verdict's two populations (docs/protocol.md, "The verdict's populations"), built unit by
+unit and audited as a model owner's models are: ``unleak.audit_models`` with the default null
+models, no forget set given.
+
+    python -m benchmarks.verdict_pop dev      # runs/verdict/dev/<unit>/ (resumable by unit)
+    python -m benchmarks.verdict_pop test
+
+Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
+its forget set and per-class test accuracy, and the original's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmarks.common import DATA_ROOT, ROOT
+
+OUT = ROOT / "runs" / "verdict"
+log = logging.getLogger("benchmarks.verdict_pop")
+
+DEV_METHODS = [
+    ("rt", {}),
+    ("ft", {}),
+    ("rl", {}),
+    ("au", {}),
+    ("ng", {}),
+    ("ng@chance", {}),
+    ("scrub", {}),
+    ("salun", {}),
+    ("l1-sparse", {}),
+    ("boundary-shrink", {}),
+]
+TEST_METHODS = [
+    ("ssd", {}),
+    ("fisher", {}),
+    ("unsir", {}),
+    ("ssd", {"alpha": 5.0}),
+    ("fisher", {"alpha": 1e-7}),
+    ("unsir", {"noise_steps": 10}),
+]
+
+
+@dataclass
+class Unit:
+    """One original and the models unlearned from it."""
+
+    dataset: str
+    arch: str  # a zoo name, or "userlenet"
+    seed: int
+    methods: list[tuple[str, dict[str, Any]]]
+    prune: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        tail = f"-prune{self.prune:g}" if self.prune else ""
+        return f"{self.dataset}-{self.arch}-s{self.seed}{tail}"
+
+
+POPULATIONS = {
+    "dev": [
+        *(Unit("digits", "cnn", s, DEV_METHODS) for s in (20, 21, 22, 23)),
+        *(Unit("digits", "mlp", s, DEV_METHODS) for s in (20, 21)),
+        *(Unit("mnist", "lenet5", s, DEV_METHODS) for s in (20, 21)),
+    ],
+    "test": [
+        *(Unit("fashion-mnist", "lenet5", s, TEST_METHODS) for s in (30, 31)),
+        *(Unit("mnist", "userlenet", s, TEST_METHODS) for s in (30, 31)),
+        *(Unit("digits", "cnn", s, TEST_METHODS) for s in (30, 31, 32, 33)),
+        Unit("mnist", "lenet5", 32, TEST_METHODS, prune=0.5),
+    ],
+}
+
+
+def forget_set(unit: Unit, position: int, k: int) -> list[int]:
+    """1, 2 or 3 classes (cycling with the method's position), drawn with the unit's seed."""
+    gen = torch.Generator().manual_seed(unit.seed * 1000 + position)
+    return sorted(torch.randperm(k, generator=gen)[: 1 + position % 3].tolist())
+
+
+def method_label(method: str, overrides: dict[str, Any]) -> str:
+    return method + "".join(f"[{k}={v}]" for k, v in sorted(overrides.items()))
+
+
+def original_of(unit: Unit, data: Any) -> tuple[torch.nn.Module, Any]:
+    import unleak as ul
+    from unleak.experiments.nulls import prune
+
+    if unit.arch == "userlenet":
+        from benchmarks.nets.userlenet import UserLeNet
+
+        torch.manual_seed(unit.seed)
+        model = UserLeNet()
+        cfg = ul.TrainConfig(epochs=2, lr=2e-3, optimizer="adam", batch_size=128, seed=unit.seed)
+        ul.train(model, data.train, cfg)
+        return model.eval(), None
+    res = ul.train_original(dataset=data, model=unit.arch, seed=unit.seed, record_updates=True)
+    model = prune(res.model, unit.prune) if unit.prune else res.model
+    return model, res
+
+
+def build_unit(unit: Unit, out: Path) -> None:
+    import unleak as ul
+    from unleak.models.inference import per_class_accuracy
+
+    data = ul.data.load(unit.dataset, DATA_ROOT)
+    t0 = time.perf_counter()
+    original, res = original_of(unit, data)
+    k = data.num_classes
+
+    def per_class(m: torch.nn.Module) -> list[float]:
+        return [float(v) for v in per_class_accuracy(m, data.test.x, data.test.y, k)]
+
+    truth: dict[str, Any] = {"unit": unit.name, "original": per_class(original), "models": {}}
+    unlearned = {}
+    for i, (method, overrides) in enumerate(unit.methods):
+        forget = forget_set(unit, i, k)
+        retain, fsplit = data.train.split_classes(forget)
+        updates = res.updates if res is not None and method.startswith("au") else None
+        cfg = res.config if res is not None else None
+        name = f"{i:02d}-{method_label(method, overrides)}"
+        t = time.perf_counter()
+        run = ul.unlearning.run_unlearning(
+            method,
+            original,
+            retain,
+            fsplit,
+            overrides or None,
+            dataset=unit.dataset,
+            seed=unit.seed,
+            original_config=cfg,
+            updates=updates,
+        )
+        unlearned[name] = run.model
+        truth["models"][name] = {
+            "method": method,
+            "overrides": overrides,
+            "forget": forget,
+            "per_class": per_class(run.model),
+            "unlearn_seconds": time.perf_counter() - t,
+        }
+    truth["train_seconds"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    result = ul.audit_models(
+        original, unlearned, data, out=out / "audit", seed=unit.seed, label=unit.arch
+    )
+    truth["audit_seconds"] = time.perf_counter() - t
+    truth["null_models"] = sorted({r.method for r in result.rows if r.kind == "null"})
+    (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
+
+
+def build(population: str) -> None:
+    torch.set_num_threads(2)
+    for unit in POPULATIONS[population]:
+        out = OUT / population / unit.name
+        if (out / "truth.json").is_file():
+            continue
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        t = time.perf_counter()
+        build_unit(unit, out)
+        log.warning("%s/%s: %.0f s", population, unit.name, time.perf_counter() - t)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    build(sys.argv[1])
