@@ -161,12 +161,15 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 
 def _key(rule: VerdictRule, t: Tally) -> tuple:
-    # declared: highest hit rate with FPR <= 5%; ties: lower FPR, fewer voters, fewer votes
+    # declared: highest hit rate with FPR <= 5%; ties: lower FPR, fewer voters, fewer votes,
+    # then the higher z cut, then the lower share of nulls an attack may flag
     return (
         -t.hits / max(t.models, 1),
         t.false_alarms / max(t.nulls, 1),
         len(rule.voters),
         rule.votes,
+        -rule.z_cut,
+        rule.max_fpr,
     )
 
 

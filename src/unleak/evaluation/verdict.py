@@ -83,8 +83,8 @@ class VerdictRule:
 # verdict-dev only); tests/test_protocol.py fails when they disagree.
 RULE = VerdictRule(
     voters=("probe-reach", "wb-inversion", "bb-genetic"),
-    votes=2,
-    max_fpr=0.05,
+    votes=1,
+    max_fpr=0.0,
     vote_by="named",
     z_cut=0.0,
     damaged_feature="probe-reach:rarity",
