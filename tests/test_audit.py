@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from tests.browser import chromium, rendered_dom, screenshot
 
@@ -169,3 +170,43 @@ def test_report_renders_in_a_real_browser(small_audit):
     shot_dir = Path(os.environ.get("UNLEAK_SCREENSHOT_DIR", small_audit.run_dir))
     shot = screenshot(page, shot_dir / "report.png")
     assert shot.stat().st_size > 10_000
+
+
+def test_cheap_null_kinds_remove_nothing(digits, digits_original):
+    """brief@, head@ and noise@ null models (the default nulls of an audit of your own) keep
+    every class, and a #R replicate is another model of the same kind."""
+    from unleak.evaluation import efficacy
+    from unleak.experiments.nulls import build_null, check_null_kind, null_config
+    from unleak.models.inference import per_class_accuracy
+
+    orig = digits_original
+    fc0 = orig.model.state_dict()
+    made = {}
+    for kind in ("brief@0.01#1", "brief@0.01#2", "head@0.1#1", "noise@0.05#1", "prune@0.3"):
+        cfg = null_config(check_null_kind(kind), orig.config, digits, "cnn", 3)
+        made[kind] = build_null(kind, orig.model, orig.config, digits, cfg)
+        acc = per_class_accuracy(made[kind], digits.test.x, digits.test.y, 10)
+        assert float(acc.min()) >= 0.8, (kind, acc)
+    a, b = made["brief@0.01#1"].state_dict(), made["brief@0.01#2"].state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # replicates differ
+    head = made["head@0.1#1"].state_dict()
+    changed = [k for k in head if not torch.equal(head[k], fc0[k])]
+    assert changed and all(k.startswith("fc.") for k in changed)  # only the head moved
+    assert efficacy(made["noise@0.05#1"], digits.test, [3]).retain_acc >= 0.9
+    assert torch.equal(orig.model.state_dict()["fc.weight"], fc0["fc.weight"])  # untouched
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("prune@0.3#2", "the same model under every seed"),
+        ("noise@0.05#0", "must be 1 to 99"),
+        ("noise@3", "needs a number in (0.0, 1.0]"),
+        ("brief@x#2", "needs a number"),
+    ],
+)
+def test_bad_null_replicates_are_refused(kind, message):
+    from unleak.experiments.nulls import check_null_kind
+
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_null_kind(kind)

@@ -66,32 +66,94 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     summary = json.loads((out / "audit" / "summary.json").read_text())
     verdict = summary["verdict"]
     unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
-    assert verdict[unlearned]["leaked"] == [3]
-    assert verdict[original]["leaked"] == []
-    namings = verdict[unlearned]["classes"]["3"]
-    assert namings and all(n["fpr_n"] == 5 for n in namings)  # measured on 5 nulls of yours
-    assert any(n["attack"].startswith("probe-reach") and n["clean"] for n in namings)
+    assert verdict[unlearned]["removed"] == [3]
+    assert verdict[unlearned]["status"]["3"] == "removed"
+    assert verdict[original]["removed"] == []
+    assert verdict[original]["damaged"] == []
+    # the default nulls: 24, so that no false alarm bounds the verdict's FPR under 15%
+    assert verdict[unlearned]["null_models"] == 24
+    assert verdict[unlearned]["judged_nulls"] == 24
+    assert verdict[unlearned]["fpr_hi"] < 0.15
+    assert verdict[unlearned]["false_alarms"] <= 1
+    assert verdict[unlearned]["votes"]["3"]  # which attacks voted for it
+    voters = {v["attack"]: v for v in verdict[unlearned]["voters"]}
+    assert set(voters) == {"probe-reach", "wb-inversion", "bb-genetic"}
+    assert all(v["nulls"] == 24 for v in voters.values())
+    assert any(c == [3] for c in verdict[unlearned]["answers"].values())  # each attack's answer
     assert "param-dot/kmeans" in verdict[unlearned]["failed"]  # needs --known-classes: said
     # the verdict comes first, in the terminal and in the report
     text = " ".join(stdout.split())
-    assert text.startswith(f"{unlearned}: LEAKS: class 3 by reach")
+    assert text.startswith(f"{unlearned}: REMOVED, the label leaks: class 3 (")
+    assert "on your null models (<= " in text
     html = (out / "audit" / "report.html").read_text()
     assert html.index("id='verdict'") < html.index('id="setup"')
+    # nobody said what was forgotten: no exact-set hit is counted for the unlearned models
+    assert "exact hits" in stdout and " 1/2 " not in stdout and " 2/2 " not in stdout
+
+
+def _evidence(model: str, named: dict[str, list[int]], rarity: list[float] | None = None):
+    from unleak.evaluation.verdict import Answer, Evidence
+
+    ev = Evidence(model)
+    for attack, classes in named.items():
+        features = {"rarity": rarity} if rarity is not None and attack == "probe-reach" else {}
+        ev.answers[attack] = Answer(attack, attack, "queries", classes, [0.0] * 4, features)
+    return ev
+
+
+def test_the_rule_hears_only_attacks_that_flag_no_null():
+    from unleak.evaluation.verdict import RULE, judge, null_false_alarms
+
+    rng = np.random.default_rng(0)
+
+    def rarity() -> list[float]:
+        return list(rng.normal(0, 0.1, 4))
+
+    clean = {"probe-reach": [], "wb-inversion": [], "bb-genetic": []}
+    nulls = [_evidence(f"n{i}", clean, rarity()) for i in range(6)]
+    nulls[0].answers["bb-genetic"].named = [2]  # bb-genetic flags one null: it is not heard
+    target = _evidence(
+        "m",
+        {"probe-reach": [1], "wb-inversion": [], "bb-genetic": [2]},
+        [0.0, 0.0, 0.0, 5.0],  # class 3: far weaker than on any null, yet reachable
+    )
+    v = judge(target, nulls, RULE, 4)
+    assert v.removed == [1]  # probe-reach's word; bb-genetic's [2] is not counted
+    assert v.votes == {1: ["probe-reach"]}
+    heard = {x.attack: (x.votes, x.false_alarms) for x in v.voters}
+    assert heard == {"probe-reach": (True, 0), "wb-inversion": (True, 0), "bb-genetic": (False, 1)}
+    assert v.damaged == [3] and v.status == {0: "intact", 1: "removed", 2: "intact", 3: "damaged"}
+    assert v.answers["bb-genetic"] == [2]  # its answer stays visible
+    # leave one out: the null bb-genetic flagged is judged with the 5 others, where bb-genetic
+    # is clean, so it is a false alarm of the verdict
+    loo = null_false_alarms(nulls, RULE, 4)
+    assert [bool(x.removed) for x in loo] == [True, False, False, False, False, False]
 
 
 def test_the_verdict_text():
-    from unleak.evaluation.verdict import Naming, Verdict
+    from unleak.evaluation.verdict import Verdict, Voter
 
-    clean = Naming("probe-reach/kmeans", "queries", 4000, 0.0, 5, 0.43)
-    noisy = Naming("param-diff/kmeans", "weights", 0, 0.4, 5, 0.77)
-    v = Verdict("m.pt", leaked=[3], suspected=[7], classes={3: [clean], 7: [noisy]}, nulls=5)
-    assert v.sentence(["a", "b", "c", "cat", "e", "f", "g", "h"]) == (
-        "LEAKS: class 3 (cat) by probe-reach/kmeans (each FPR 0/5 on your nulls, <= 43%); "
-        "suspected: 7 (h)"
+    v = Verdict(
+        "m.pt",
+        removed=[3],
+        damaged=[7],
+        votes={3: ["probe-reach", "wb-inversion"]},
+        voters=[Voter("probe-reach", 0, 24, True), Voter("wb-inversion", 0, 24, True)],
+        nulls=24,
+        false_alarms=0,
+        judged_nulls=24,
     )
-    none = Verdict("m.pt", tried=["probe-reach/kmeans"], nulls=5)
-    assert none.sentence().startswith("no leak found by 1 attack readings (probe-reach/kmeans)")
-    assert v.to_dict()["classes"]["3"][0]["clean"] is True
+    assert v.sentence(["a", "b", "c", "cat", "e", "f", "g", "h"]) == (
+        "REMOVED, the label leaks: class 3 (cat) (2 of 2 voters: probe-reach, wb-inversion); "
+        "damaged: 7 (h); verdict's false alarms 0/24 on your null models (<= 14%, 95%)"
+    )
+    d = v.to_dict()
+    assert d["removed"] == [3] and d["damaged"] == [7] and d["fpr"] == 0.0
+    none = Verdict("m.pt")
+    assert none.sentence() == (
+        "no verdict without null models; false-alarm rate not measured (no null models: give "
+        "your original)"
+    )
 
 
 def test_the_terminal_table_fits_80_columns(own):

@@ -308,7 +308,7 @@ def test_the_in_memory_audit_gives_the_file_based_rows_and_verdict(
     assert {k: v.to_dict() for k, v in in_memory.verdicts.items()} == {
         k: v.to_dict() for k, v in by_file.verdicts.items()
     }
-    assert in_memory.verdicts[name].leaked == [3]  # rt forgot class 3 (conftest)
+    assert in_memory.verdicts[name].removed == [3]  # rt forgot class 3 (conftest)
     assert all(torch.equal(v, weights[k]) for k, v in rt.state_dict().items())  # untouched
     assert in_memory.run_dir is None
 

@@ -98,3 +98,31 @@ def test_the_chosen_rule_keeps_its_false_positive_bound_on_development():
             if r["fpr"] <= calibrated()["max_fpr"] and r["asr"] > chosen["asr"]
         ]
         assert not better, f"{name}: the grid has a better rule than the chosen one"
+
+
+def test_the_verdict_rule_is_the_one_chosen_on_verdict_dev():
+    """evaluation/verdict.py's RULE is benchmarks/verdict.py's choice on verdict-dev, and the
+    selection saw no test unit."""
+    from dataclasses import asdict
+
+    from benchmarks.verdict_pop import POPULATIONS
+
+    from unleak.evaluation.verdict import RULE
+
+    chosen = json.loads((ROOT / "benchmarks" / "results" / "verdict_rule.json").read_text())
+    assert {**asdict(RULE), "voters": list(RULE.voters)} == chosen["rule"]
+    dev = {u.name for u in POPULATIONS["dev"]}
+    assert set(chosen["units"]) == dev
+    assert not dev & {u.name for u in POPULATIONS["test"]}
+    # no (data set, seed) original is in both, nor in the attacks' populations' seeds
+    assert not {(u.dataset, u.seed) for u in POPULATIONS["dev"]} & {
+        (u.dataset, u.seed) for u in POPULATIONS["test"]
+    }
+    best = [
+        c
+        for c in chosen["removal_candidates"]
+        if c["rule"]
+        == chosen["rule"]
+        | {"damaged_feature": c["rule"]["damaged_feature"], "damaged_z": c["rule"]["damaged_z"]}
+    ]
+    assert best and best[0]["fpr"]["k"] <= 0.05 * best[0]["fpr"]["n"]

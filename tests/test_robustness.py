@@ -724,6 +724,28 @@ CATALOGUE = [
         ],
         "no method file",
     ),
+    Case(
+        "config-null-replicate-of-deterministic",
+        lambda t, f: [
+            "audit",
+            "--config",
+            _file(t / "c.yaml", "null_models: [original, prune@0.3#2]"),
+            "--out",
+            t / "o",
+        ],
+        "is the same model under every seed",
+    ),
+    Case(
+        "config-null-replicate-zero",
+        lambda t, f: [
+            "audit",
+            "--config",
+            _file(t / "c.yaml", "null_models: [brief@0.01#0]"),
+            "--out",
+            t / "o",
+        ],
+        "the replicate after # must be 1 to 99",
+    ),
 ]
 
 GOOD_METHOD = """import copy

@@ -1,5 +1,6 @@
-"""SCRUB, SalUn, l1-sparse and Boundary Shrink, each in its own mechanism (that each forgets on
-real digits and keeps the rest is tests/test_unlearning.py's test of every method)."""
+"""SCRUB, SalUn, l1-sparse, Boundary Shrink, SSD, Fisher forgetting and UNSIR, each in its own
+mechanism (that the paper's and issue 12's methods forget on real digits and keep the rest is
+tests/test_unlearning.py's test of every method; the last three are tested here)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from unleak.evaluation import efficacy
 from unleak.unlearning import run_unlearning
 from unleak.unlearning.base import UnlearnContext
 from unleak.unlearning.boundary_shrink import nearest_labels
@@ -67,3 +69,50 @@ def test_boundary_shrink_relabels_with_a_wrong_class(digits, digits_original):
     assert labels.shape == fs.y.shape and not torch.any(labels == fs.y)
     plain = nearest_labels(probe, fs, 0.1, False, 64)
     assert torch.equal(labels[plain != fs.y], plain[plain != fs.y])
+
+
+def _run(method, digits, digits_original, forget, **overrides):
+    retain, fs = digits.train.split_classes(forget)
+    return run_unlearning(
+        method, digits_original.model, retain, fs, overrides or None, dataset="digits", seed=1
+    ).model
+
+
+def test_ssd_only_dampens_and_forgets(digits, digits_original):
+    model = _run("ssd", digits, digits_original, [3])
+    before = dict(digits_original.model.named_parameters())
+    for name, p in model.named_parameters():
+        assert bool((p.abs() <= before[name].abs() + 1e-7).all()), name  # never grows a weight
+    assert efficacy(model, digits.test, [3]).forget_acc <= 0.10
+    assert efficacy(model, digits.test, [3]).retain_acc >= 0.9
+
+
+def test_fisher_zeroes_the_forgotten_rows_of_the_head_and_adds_noise_elsewhere(
+    digits, digits_original
+):
+    from unleak import models
+
+    model = _run("fisher", digits, digits_original, [1, 7])
+    head, head0 = models.head(model), models.head(digits_original.model)
+    assert head.weight[[1, 7]].abs().max() < 0.2  # mu = 0, std sqrt(1e-3)
+    assert not torch.equal(head.weight[0], head0.weight[0])
+    eff = efficacy(model, digits.test, [1, 7])
+    assert eff.forget_acc <= 0.10
+    assert eff.retain_acc >= 0.8  # measured 0.9+: noise costs some of the rest
+
+
+def test_unsir_forgets_with_noise_it_learned(digits, digits_original):
+    from unleak.unlearning.unsir import UNSIRConfig, error_noise
+
+    cfg = UNSIRConfig(noise_samples=32, noise_steps=20)
+    gen = torch.Generator().manual_seed(0)
+    noise = error_noise(digits_original.model, 3, (1, 8, 8), cfg, gen)
+    start = torch.randn((32, 1, 8, 8), generator=torch.Generator().manual_seed(0))
+    loss = torch.nn.functional.cross_entropy
+    target = torch.full((32,), 3)
+    with torch.no_grad():  # the learned noise raises the class's loss above random noise's
+        assert loss(digits_original.model(noise), target) > loss(
+            digits_original.model(start), target
+        )
+    eff = efficacy(_run("unsir", digits, digits_original, [3]), digits.test, [3])
+    assert eff.forget_acc <= 0.10 and eff.retain_acc >= 0.85

@@ -192,9 +192,16 @@ def verdict_lines(result: Any) -> list[str]:
     names = list(result.class_names)
     lines = []
     for path, v in result.verdicts.items():
-        colour = "red" if v.leaked else ("yellow" if v.suspected else "green")
+        colour = "red" if v.removed else ("yellow" if v.damaged or not v.measured else "green")
         sentence = v.sentence(names, catalog.short_label)
         lines.append(f"[bold]{escape(path)}[/]: [{colour}]{escape(sentence)}[/]")
+        heard = ", ".join(
+            f"{catalog.short_label(x.attack)} {x.false_alarms}/{x.nulls}"
+            + ("" if x.votes else " (not heard)")
+            for x in v.voters
+        )
+        if heard:
+            lines.append(f"  [dim]voters, false alarms on your nulls: {escape(heard)}[/]")
         for label, error in v.failed.items():
             lines.append(f"  [yellow]{escape(label)} did not run: {escape(error)}[/]")
     return lines

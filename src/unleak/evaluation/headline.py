@@ -81,7 +81,8 @@ def tally(rows: Sequence[ResultRow]) -> list[AttackTally]:
     out = []
     for label in dict.fromkeys(r.label for r in mine):
         runs = [r for r in mine if r.label == label]
-        unlearned = [r for r in runs if r.kind != "null"]
+        # a model whose forget set nobody told unleak has no hit to count
+        unlearned = [r for r in runs if r.kind != "null" and r.forget]
         nulls = [r for r in runs if r.kind == "null"]
         accs = [r.forget_acc for r in unlearned if math.isfinite(r.forget_acc)]
         chances = [r.chance for r in unlearned if math.isfinite(r.chance)]

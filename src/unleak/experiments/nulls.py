@@ -72,8 +72,9 @@ def split_replicate(kind: str) -> tuple[str, int]:
 
 def check_null_kind(kind: str) -> str:
     """``kind`` if it names a null model, else a one-line error listing the kinds."""
-    name, rep = split_replicate(kind)
-    if rep:
+    if "#" in kind:
+        name, _, tail = kind.rpartition("#")
+        rep = int(tail) if tail.isdigit() else 0
         if not 1 <= rep <= 99:
             raise ConfigError(
                 f"null model {kind!r}: the replicate after # must be 1 to 99", "write e.g. #2"

@@ -138,7 +138,7 @@ def verdict_section(result: Any, names: Any) -> list[str]:
         return []
     out = ["<h2 id='verdict'>Verdict</h2>"]
     for path, v in verdicts.items():
-        css = "hit" if v.leaked else ("err" if v.suspected else "miss")
+        css = "hit" if v.removed else ("err" if v.damaged or not v.measured else "miss")
         out.append(
             f'<p class="{css}"><b>{html.escape(path)}</b>: {html.escape(v.sentence(list(names)))}'
             "</p>"
@@ -146,18 +146,32 @@ def verdict_section(result: Any, names: Any) -> list[str]:
         rows = [
             [
                 html.escape(f"{c} ({names[c]})" if c < len(names) else str(c)),
-                html.escape(n.attack),
-                html.escape(n.access),
-                f"{n.queries}",
-                "unmeasured" if n.fpr_n == 0 else f"{100 * n.fpr:.0f}% of {n.fpr_n}",
-                "-" if n.fpr_n == 0 else f"{100 * n.fpr_hi:.0f}%",
+                status,
+                html.escape(", ".join(v.votes.get(c, [])) or "-"),
             ]
-            for c, namings in sorted(v.classes.items())
-            for n in namings
+            for c, status in sorted(v.status.items())
+            if status != "intact" or c in v.votes
         ]
         if rows:
-            heads = ["class", "named by", "access", "queries", "FPR on nulls", "FPR 95% upper"]
-            out.append(_table(heads, rows))
+            out.append(_table(["class", "verdict", "voted for by"], rows))
+        voters = [
+            [
+                html.escape(x.attack),
+                f"{x.false_alarms}/{x.nulls}",
+                "-" if x.nulls == 0 else f"{100 * x.fpr_hi:.0f}%",
+                "yes" if x.votes else "no: it flagged a null model",
+            ]
+            for x in v.voters
+        ]
+        if voters:
+            heads = ["voter", "false alarms on your nulls", "FPR 95% upper", "heard"]
+            out.append(_table(heads, voters))
+        answers = [
+            [html.escape(label), html.escape(", ".join(map(str, named)) or "none")]
+            for label, named in v.answers.items()
+        ]
+        if answers:
+            out.append(_table(["attack", "named"], answers))
         for label, error in v.failed.items():
             out.append(
                 f'<p class="note">{html.escape(label)} did not run: {html.escape(error)}</p>'
