@@ -38,6 +38,7 @@ TEST = (
     "mnist",
     "fashion-mnist",
     "test-resnet18-cpu",
+    "test-many-classes",
 )
 PAPER = {"rt", "ft", "rl", "au", "ng"}
 
@@ -60,6 +61,8 @@ def slice_of(sweep: str, row: Any) -> str | None:
         return f"architecture {row.model.split(':')[-1]}"
     if sweep == "test-resnet18-cpu":
         return "resnet18 (batch norm), cifar-10 and svhn subsets"
+    if sweep == "test-many-classes":
+        return "many forgotten classes (|F| 1-9), mnist and fashion-mnist subsets"
     if row.dataset == "fashion-mnist":
         return "fashion-mnist (unseen data set)"
     if sweep == "test-nulls":

@@ -30,6 +30,7 @@ TEST = (
     "mnist",
     "fashion-mnist",
     "test-resnet18-cpu",
+    "test-many-classes",
 )
 
 
@@ -44,6 +45,7 @@ def main() -> None:
         sweep(name)
     calibrate.main()
     subsets.write()  # the CPU-sized CIFAR-10 and SVHN files test-resnet18-cpu reads
+    subsets.write_many()  # the MNIST and Fashion-MNIST subsets of test-many-classes
     for name in TEST:
         sweep(name)
     heldout.main()

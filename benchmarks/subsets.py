@@ -2,6 +2,11 @@
 
     python -m benchmarks.subsets        # runs/data/{cifar10,svhn}_cpu_{train,test}.npz
     python -m benchmarks.subsets --gpu  # runs/gpu-data/{cifar10,svhn}_gpu.npz (the GPU plan's)
+    python -m benchmarks.subsets --many # runs/data/{mnist,fashion}_many_{train,test}.npz
+
+``--many``: the many-forgotten-classes sweep's files, from the official MNIST and Fashion-MNIST
+files: per class 1000 training images (of the training set) and 300 test images (of the test
+set), drawn with seed 0.
 
 From the lossless CIFAR-10 training set and the 10,000 official SVHN test images: per class, 250
 training and 100 test images drawn with seed 0 (disjoint), in class order. The files are data:
@@ -65,8 +70,33 @@ def write_gpu(out: Path = GPU_OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
     return made
 
 
+MANY = {"mnist": "mnist", "fashion": "fashion-mnist"}
+MANY_TRAIN, MANY_TEST = 1000, 300
+
+
+def write_many(out: Path = OUT, root: Path = DATA_ROOT) -> dict[str, Path]:
+    """The many-forgotten-classes sweep's files (see the module docstring)."""
+    from unleak.data import load
+
+    out.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for name, dataset in MANY.items():
+        train, test = out / f"{name}_many_train.npz", out / f"{name}_many_test.npz"
+        made[name] = train
+        if train.is_file() and test.is_file():
+            continue
+        data = load(dataset, root)
+        for split, n, path in ((data.train, MANY_TRAIN, train), (data.test, MANY_TEST, test)):
+            x = (split.x.numpy() * 255).round().astype(np.uint8)  # the official bytes again
+            y = split.y.numpy().astype(np.int64)
+            index = np.concatenate(_per_class(y, n))
+            np.savez(path, x=x[index], y=y[index])
+    return made
+
+
 if __name__ == "__main__":
     import sys
 
-    for name, path in (write_gpu() if "--gpu" in sys.argv else write()).items():
+    writer = write_gpu if "--gpu" in sys.argv else write_many if "--many" in sys.argv else write
+    for name, path in writer().items():
         print(f"{name}: {path}")
