@@ -194,6 +194,9 @@ def audit_models(
         check_output(out, "dir", "--out")
     started, lap = now(), Laps()
     ds = as_dataset(data, settings.get("data_root"))
+    if "data_root" not in settings and isinstance(data, Dataset) and _root_of(ds):
+        # a data set loaded from a root: the attacks' unrelated probe sets live there too
+        settings["data_root"] = _root_of(ds)
     config = load_config(  # checked against the data set in hand (a shadow must differ from it)
         None,
         dataset=ds.name,
@@ -212,6 +215,13 @@ def audit_models(
     lap("setup")
     label = label or type(original if original is not None else next(iter(named.values()))).__name__
     return own_run(config, ds, out, reporter or Reporter(), lap, started, loaded, label)
+
+
+def _root_of(ds: Dataset) -> str | None:
+    """The data root a registered data set was read from (None: embedded, or a user's file)."""
+    from unleak.data import names
+
+    return ds.source if ds.name in names() and Path(ds.source).is_dir() else None
 
 
 def own_run(
