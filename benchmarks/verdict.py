@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from benchmarks.common import save
+from benchmarks.common import load, save
 from benchmarks.docs import splice_section
 from benchmarks.verdict_pop import OUT
 from unleak.evaluation.metrics import wilson
@@ -122,6 +122,16 @@ class Tally:
         }
 
 
+def hurt_classes(truth: dict[str, Any], original: list[float]) -> set[int]:
+    """Truth: classes outside the forget set that lost DAMAGE_DROP of test accuracy."""
+    forget = set(truth["forget"])
+    return {
+        c
+        for c, acc in enumerate(truth["per_class"])
+        if c not in forget and original[c] - acc >= DAMAGE_DROP
+    }
+
+
 def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = True) -> Tally:
     """Hits on the unlearned models (``keep(truth)`` filters them) and leave-one-out false
     alarms on the nulls, by ``rule``."""
@@ -142,11 +152,7 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             if fa > PARTLY:
                 t.partly += 1
                 t.partly_hits += hit
-            hurt = {
-                c
-                for c in range(u.k)
-                if c not in forget and u.original[c] - truth["per_class"][c] >= DAMAGE_DROP
-            }
+            hurt = hurt_classes(truth, u.original)
             said = set(v.damaged) - forget
             t.damaged_tp += len(said & hurt)
             t.damaged_fp += len(said - hurt)
@@ -224,10 +230,19 @@ def report() -> dict[str, Any]:
             m: tally(units, RULE, keep=lambda t, m=m: t["method"] == m, loo=False).rates()["hit"]
             for m in methods
         }
+
+        def intact_rest(t: dict[str, Any], u: list[float]) -> bool:
+            return not hurt_classes(t, u)
+
+        clean = Tally()
+        for u in units:
+            one = tally([u], RULE, keep=lambda t, u=u: intact_rest(t, u.original), loo=False)
+            clean.hits, clean.models = clean.hits + one.hits, clean.models + one.models
         by_unit = {u.name: tally([u], RULE).rates() for u in units}
         out["populations"][pop] = {
             "units": [u.name for u in units],
             "rows": {k: t.rates() for k, t in rows.items()},
+            "no_collateral": clean.rates()["hit"],
             "misses": rows["verdict"].misses,
             "by_method": by_method,
             "by_unit": {k: {"hit": v["hit"], "fpr": v["fpr"]} for k, v in by_unit.items()},
@@ -259,6 +274,17 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
     ]
+    speed = load("byo_speed")
+    if speed:
+        lines += [
+            f"Speed (`{speed['command']}`): `unleak audit` of one unlearned MNIST LeNet (a user's "
+            f"net, 60,000 training images) with its {speed['null_models']} default null models "
+            f"took {speed['cli_seconds']:.0f} s on this 2-core CPU, start-up included (target: at "
+            "most 120 s); in process "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in speed["attack_seconds"].items())
+            + f", null models and the rest {speed['nulls_and_rest_seconds']:.0f} s.",
+            "",
+        ]
     for pop, p in out["populations"].items():
         lines += [
             f"**verdict-{pop}** ({len(p['units'])} units: {', '.join(p['units'])})",
@@ -278,6 +304,10 @@ def markdown(out: dict[str, Any]) -> str:
                 )
             )
         lines += [
+            "",
+            "On models without collateral damage (no class outside the forget set lost 0.10 of "
+            f"test accuracy; a slice added after the first test build was seen): "
+            f"{_cell(p['no_collateral'])}.",
             "",
             "By method: " + "; ".join(f"{m} {_cell(c)}" for m, c in p["by_method"].items()),
             "",

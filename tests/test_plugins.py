@@ -360,3 +360,30 @@ def test_a_file_method_runs_on_ray_workers_as_locally(method_file, tmp_path):
         return sorted((r.run_key, r.label, tuple(r.predicted)) for r in load_results(out))
 
     assert decisions(tmp_path / "ray") == decisions(tmp_path / "local")
+
+
+def test_the_in_memory_audit_finds_the_probe_sets_beside_a_data_set_it_is_given(shared_data):
+    """MNIST loaded from a root: probe-reach's unrelated probes (Fashion-MNIST) are read from
+    that same root, without data_root= (they failed before: issue 21's first build)."""
+    from unleak.experiments.own import _root_of
+
+    mnist = ul.data.load("mnist", shared_data)
+    assert _root_of(mnist) == str(shared_data.resolve())
+    assert _root_of(ul.data.load("digits")) is None  # embedded: no root to take
+    small = ul.data.Dataset(
+        "mnist",
+        mnist.train.take(torch.arange(600)),
+        mnist.test.take(torch.arange(300)),
+        mnist.class_names,
+        mnist.source,
+    )
+    net = ul.models.build("mlp", small, seed=0)
+    result = ul.audit_models(
+        net,
+        {"same": net},
+        small,
+        attacks=["probe-reach/gap"],
+        baselines=[],
+        null_models=["original", "prune@0.1"],
+    )
+    assert not [r.error for r in result.rows if r.error], "probe-reach could not run"

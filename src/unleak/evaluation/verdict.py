@@ -83,12 +83,12 @@ class VerdictRule:
 # verdict-dev only); tests/test_protocol.py fails when they disagree.
 RULE = VerdictRule(
     voters=("probe-reach", "wb-inversion", "bb-genetic"),
-    votes=1,
-    max_fpr=0.0,
-    vote_by="named",
-    z_cut=0.0,
+    votes=2,
+    max_fpr=0.05,
+    vote_by="z",
+    z_cut=20.0,
     damaged_feature="probe-reach:rarity",
-    damaged_z=4.0,
+    damaged_z=8.0,
 )
 
 
