@@ -84,6 +84,7 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     # the verdict comes first, in the terminal and in the report
     text = " ".join(stdout.split())
     assert text.startswith(f"{unlearned}: REMOVED, the label leaks: class 3 (")
+    assert verdict[unlearned]["accuracy"][3] < 0.1 and verdict[unlearned]["hurt_by_accuracy"] == []
     assert "on your null models (<= " in text
     html = (out / "audit" / "report.html").read_text()
     assert html.index("id='verdict'") < html.index('id="setup"')
@@ -91,33 +92,43 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert "exact hits" in stdout and " 1/2 " not in stdout and " 2/2 " not in stdout
 
 
-def _evidence(model: str, named: dict[str, list[int]], rarity: list[float] | None = None):
+def _evidence(model: str, features: dict[str, dict[str, list[float]]], named=None):
+    """An Evidence of three attacks: ``features[attack]`` its per-class features, ``named``
+    the classes each names at its own rule."""
     from unleak.evaluation.verdict import Answer, Evidence
 
     ev = Evidence(model)
-    for attack, classes in named.items():
-        features = {"rarity": rarity} if rarity is not None and attack == "probe-reach" else {}
-        ev.answers[attack] = Answer(attack, attack, "queries", classes, [0.0] * 4, features)
+    for attack in ("probe-reach", "wb-inversion", "bb-genetic"):
+        classes = (named or {}).get(attack, [])
+        ev.answers[attack] = Answer(
+            attack, attack, "queries", classes, [0.0] * 4, features.get(attack, {})
+        )
     return ev
 
 
-def test_the_rule_hears_only_attacks_that_flag_no_null():
-    from unleak.evaluation.verdict import RULE, judge, null_false_alarms
+CALIBRATED = {"probe-reach": "rarity", "wb-inversion": "steps_to_90", "bb-genetic": "entropy"}
 
+
+def _nulls(n: int = 6) -> list:
     rng = np.random.default_rng(0)
+    return [
+        _evidence(f"n{i}", {a: {f: list(rng.normal(0, 0.1, 4))} for a, f in CALIBRATED.items()})
+        for i in range(n)
+    ]
 
-    def rarity() -> list[float]:
-        return list(rng.normal(0, 0.1, 4))
 
-    clean = {"probe-reach": [], "wb-inversion": [], "bb-genetic": []}
-    nulls = [_evidence(f"n{i}", clean, rarity()) for i in range(6)]
-    nulls[0].answers["bb-genetic"].named = [2]  # bb-genetic flags one null: it is not heard
-    target = _evidence(
-        "m",
-        {"probe-reach": [1], "wb-inversion": [], "bb-genetic": [2]},
-        [0.0, 0.0, 0.0, 5.0],  # class 3: far weaker than on any null, yet reachable
+def test_a_named_vote_counts_only_attacks_that_flag_no_null():
+    from unleak.evaluation.verdict import VerdictRule, judge, null_false_alarms
+
+    rule = VerdictRule(
+        ("probe-reach", "wb-inversion", "bb-genetic"), 1, 0.0, "named", 0.0, "probe-reach:rarity", 4
     )
-    v = judge(target, nulls, RULE, 4)
+    nulls = _nulls()
+    nulls[0].answers["bb-genetic"].named = [2]  # bb-genetic flags one null: it is not heard
+    mine = {a: {f: [0.0] * 4} for a, f in CALIBRATED.items()}
+    mine["probe-reach"]["rarity"] = [0.0, 0.0, 0.0, 5.0]  # class 3: far weaker than on nulls
+    target = _evidence("m", mine, {"probe-reach": [1], "bb-genetic": [2]})
+    v = judge(target, nulls, rule, 4)
     assert v.removed == [1]  # probe-reach's word; bb-genetic's [2] is not counted
     assert v.votes == {1: ["probe-reach"]}
     heard = {x.attack: (x.votes, x.false_alarms) for x in v.voters}
@@ -126,8 +137,25 @@ def test_the_rule_hears_only_attacks_that_flag_no_null():
     assert v.answers["bb-genetic"] == [2]  # its answer stays visible
     # leave one out: the null bb-genetic flagged is judged with the 5 others, where bb-genetic
     # is clean, so it is a false alarm of the verdict
-    loo = null_false_alarms(nulls, RULE, 4)
+    loo = null_false_alarms(nulls, rule, 4)
     assert [bool(x.removed) for x in loo] == [True, False, False, False, False, False]
+
+
+def test_the_frozen_rule_needs_two_attacks_far_beyond_your_nulls():
+    from unleak.evaluation.verdict import RULE, judge, null_false_alarms
+
+    assert RULE.vote_by == "z" and RULE.votes == 2  # benchmarks/results/verdict_rule.json
+    nulls = _nulls()
+    far = 10 * RULE.z_cut * 0.1  # the nulls' spread is about 0.1
+    mine = {a: {f: [0.0] * 4} for a, f in CALIBRATED.items()}
+    mine["probe-reach"]["rarity"] = [0.0, far, 0.0, 1.0]  # class 3: about 10 SDs: damaged
+    mine["wb-inversion"]["steps_to_90"] = [0.0, far, far, 0.0]
+    mine["bb-genetic"]["entropy"] = [0.0, 0.0, 0.0, 0.0]
+    v = judge(_evidence("m", mine), nulls, RULE, 4)
+    assert v.removed == [1]  # two voters far out; class 2 has one
+    assert v.votes == {1: ["probe-reach", "wb-inversion"], 2: ["wb-inversion"]}
+    assert v.damaged == [3]
+    assert not any(x.removed for x in null_false_alarms(nulls, RULE, 4))
 
 
 def test_the_verdict_text():

@@ -19,6 +19,10 @@ and reported on ``verdict-test`` (docs/protocol.md, ``benchmarks/verdict.py``):
   standard deviations above its null mean for c (partial forgetting, collateral damage);
 - every other class is **intact**.
 
+Where your test data has labels, each verdict also carries every class's test accuracy beside
+the original's and ``hurt``, the classes that lost 10 points or more: the labelled check of
+``damaged`` (the attacks' call reads reachability, not accuracy, and the two can disagree).
+
 The verdict's own false-alarm rate is measured on your null models, each judged by the same rule
 as if it were the unlearned model with the others as its nulls (leave one out).
 """
@@ -37,6 +41,7 @@ from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import ResultRow, Results
 
 REMOVED, DAMAGED, INTACT = "removed", "damaged", "intact"
+DAMAGE_DROP = 0.10  # the labelled check: a class lost this much test accuracy from the original
 # Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
 # reach (rarer among probes, more inversion steps, a less sure genetic search, a larger gain).
 CALIBRATED = {
@@ -145,6 +150,8 @@ class Verdict:
     false_alarms: int = 0  # null models on which the verdict named a class (leave one out)
     judged_nulls: int = 0
     rule: str = ""
+    accuracy: list[float] = field(default_factory=list)  # per class, on your labelled test data
+    original_accuracy: list[float] = field(default_factory=list)
 
     @property
     def fpr(self) -> float:
@@ -153,6 +160,18 @@ class Verdict:
     @property
     def fpr_hi(self) -> float:
         return wilson(self.false_alarms, self.judged_nulls)[1] if self.judged_nulls else math.nan
+
+    @property
+    def hurt(self) -> list[int]:
+        """Classes not removed whose test accuracy fell by DAMAGE_DROP or more from the
+        original's (the labelled check of ``damaged``; empty without labels)."""
+        if not self.accuracy or len(self.accuracy) != len(self.original_accuracy):
+            return []
+        return [
+            c
+            for c, (a, o) in enumerate(zip(self.accuracy, self.original_accuracy, strict=True))
+            if o - a >= DAMAGE_DROP and c not in self.removed
+        ]
 
     @property
     def measured(self) -> bool:
@@ -192,6 +211,15 @@ class Verdict:
         else:
             head = f"no class removed ({heard} voters heard)"
         damaged = f"; damaged: {', '.join(name(c) for c in self.damaged)}" if self.damaged else ""
+        if self.accuracy and (self.damaged or self.hurt):
+            confirmed = [c for c in self.damaged if c in self.hurt]
+            also = [c for c in self.hurt if c not in self.damaged]
+            damaged += " (your test labels: " + (
+                f"{len(confirmed)} of {len(self.damaged)} lost 10+ points"
+                if self.damaged
+                else "none called damaged"
+            )
+            damaged += f"; also hurt: {', '.join(map(str, also))})" if also else ")"
         return f"{head}{damaged}; {self.fpr_text()}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,6 +239,9 @@ class Verdict:
             "failed": self.failed,
             "null_models": self.nulls,
             "rule": self.rule,
+            "accuracy": self.accuracy,
+            "original_accuracy": self.original_accuracy,
+            "hurt_by_accuracy": self.hurt,
         }
 
 

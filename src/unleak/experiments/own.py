@@ -137,7 +137,11 @@ def audit_own(
         for name, d in case_details.items():
             details[f"{case.kind}:{case.method}:{name}"] = d
         advance()
-    return rows, eff, details, verdicts(rows, AUDITED)
+    judged = verdicts(rows, AUDITED)
+    before = eff.get("original", {}).get("per_class", [])
+    for path, v in judged.items():  # the labelled check of "damaged"
+        v.accuracy, v.original_accuracy = list(eff.get(path, {}).get("per_class", [])), list(before)
+    return rows, eff, details, judged
 
 
 def _efficacy(model: nn.Module, data: Dataset, forget: tuple[int, ...]) -> dict[str, Any]:
