@@ -199,15 +199,7 @@ def claims_section() -> str:
                 f"{k} {100 * v:.0f}%" for k, v in sorted(per_data.items())
             )
         rows.append([claim, measured, f"**{status}**", why])
-    rows.append(
-        [
-            "parameter attacks stay robust as the number of forgotten classes grows; inversion "
-            "ASR drops sharply beyond 4-7 classes",
-            "every sweep so far forgets 1-3 classes",
-            "**not tested yet**",
-            "the sweep of 1 to 9 forgotten classes on MNIST and Fashion-MNIST is still to run",
-        ]
-    )
+    rows.append(many_classes_claim(load("many_classes")))
     if resnet:
         pooled: dict[str, dict[str, list[float]]] = {}
         for r in resnet["by_size"]:
@@ -239,6 +231,53 @@ def claims_section() -> str:
         )
     parts.append(table(["the paper says", "measured here (test)", "status", "why"], rows))
     return "".join(parts)
+
+
+def many_classes_claim(many: dict[str, Any] | None) -> list[str]:
+    """The claim on many forgotten classes against test-many-classes (benchmarks/bench_many.py):
+    robust = exact-set ASR at |F| 5-9 within 10 points of |F| 1-3; a sharp drop = 20 points or
+    more."""
+    claim = (
+        "parameter attacks stay robust as the number of forgotten classes grows; inversion "
+        "ASR drops sharply beyond 4-7 classes"
+    )
+    if not many or not many.get("cells"):
+        return [claim, "not measured", "**not tested yet**", "`python -m benchmarks.bench_many`"]
+
+    def asr(attack: str, sizes: range) -> tuple[float, int]:
+        cells = [
+            c
+            for c in many["cells"]
+            if c["label"].startswith(attack + "/") or c["label"].startswith(attack + "[")
+        ]
+        cells = [c for c in cells if not c["label"].endswith("/topm") and c["n_forget"] in sizes]
+        n = sum(c["n"] for c in cells)
+        return (sum(c["asr"] * c["n"] for c in cells) / n if n else float("nan")), n
+
+    small, big = range(1, 4), range(5, 10)
+    shown, robust, drops = [], {}, {}
+    for attack in ("param-diff", "param-dot", "wb-inversion", "bb-genetic", "probe-reach"):
+        (a, na), (b, nb) = asr(attack, small), asr(attack, big)
+        if na and nb:
+            shown.append(f"{attack} {100 * a:.0f}% (n {na}) -> {100 * b:.0f}% (n {nb})")
+            robust[attack], drops[attack] = b >= a - 0.10, b <= a - 0.20
+    params = [robust.get(a, False) for a in ("param-diff", "param-dot")]
+    inversion = [drops.get(a, False) for a in ("wb-inversion", "bb-genetic")]
+    status = (
+        "reproduced"
+        if all(params) and all(inversion)
+        else "partly reproduced"
+        if any(params) or any(inversion)
+        else "not reproduced"
+    )
+    return [
+        claim,
+        "exact-set ASR at |F| 1-3 -> 5-9, MNIST and Fashion-MNIST subsets pooled "
+        f"({many['runs']} of {many['grid']} runs): " + "; ".join(shown),
+        f"**{status}**",
+        'robust: within 10 points; a sharp drop: 20 points or more. See "Many forgotten '
+        'classes" for every |F| and the figure',
+    ]
 
 
 KNOWLEDGE = {
