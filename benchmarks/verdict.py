@@ -24,7 +24,14 @@ from benchmarks.docs import splice_section
 from benchmarks.verdict_pop import OUT
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import Results
-from unleak.evaluation.verdict import RULE, Evidence, VerdictRule, evidence_of, judge
+from unleak.evaluation.verdict import (  # DAMAGE_DROP: the truth of damaged, one constant
+    DAMAGE_DROP,
+    RULE,
+    Evidence,
+    VerdictRule,
+    evidence_of,
+    judge,
+)
 
 ATTACKS = ("probe-reach", "wb-inversion", "bb-genetic", "param-diff")
 VOTER_SETS = (ATTACKS[:3], ATTACKS)
@@ -36,7 +43,6 @@ DAMAGED_FEATURES = (
     "bb-genetic:entropy",
 )
 DAMAGED_Z = (2.0, 3.0, 4.0, 6.0, 8.0)
-DAMAGE_DROP = 0.10  # truth: a class outside the forget set that lost this much test accuracy
 PARTLY = 0.2  # truth: a partly forgotten model keeps more than this forget-set accuracy
 NULL_DAMAGE_LIMIT = 0.10  # a damaged cut may show damage on at most this share of dev's nulls
 
