@@ -244,13 +244,15 @@ def many_classes_claim(many: dict[str, Any] | None) -> list[str]:
     if not many or not many.get("cells"):
         return [claim, "not measured", "**not tested yet**", "`python -m benchmarks.bench_many`"]
 
-    def asr(attack: str, sizes: range) -> tuple[float, int]:
+    def asr(attack: str, sizes: range, topm: bool = False) -> tuple[float, int]:
         cells = [
             c
             for c in many["cells"]
             if c["label"].startswith(attack + "/") or c["label"].startswith(attack + "[")
         ]
-        cells = [c for c in cells if not c["label"].endswith("/topm") and c["n_forget"] in sizes]
+        cells = [
+            c for c in cells if c["label"].endswith("/topm") == topm and c["n_forget"] in sizes
+        ]
         n = sum(c["n"] for c in cells)
         return (sum(c["asr"] * c["n"] for c in cells) / n if n else float("nan")), n
 
@@ -261,6 +263,10 @@ def many_classes_claim(many: dict[str, Any] | None) -> list[str]:
         if na and nb:
             shown.append(f"{attack} {100 * a:.0f}% (n {na}) -> {100 * b:.0f}% (n {nb})")
             robust[attack], drops[attack] = b >= a - 0.10, b <= a - 0.20
+    (a, na), (b, nb) = asr("param-dot", small, True), asr("param-dot", big, True)
+    told = (
+        f"; told \\|F\\| (top-m): param-dot {100 * a:.0f}% -> {100 * b:.0f}%" if na and nb else ""
+    )
     params = [robust.get(a, False) for a in ("param-diff", "param-dot")]
     inversion = [drops.get(a, False) for a in ("wb-inversion", "bb-genetic")]
     status = (
@@ -272,8 +278,8 @@ def many_classes_claim(many: dict[str, Any] | None) -> list[str]:
     )
     return [
         claim,
-        "exact-set ASR at |F| 1-3 -> 5-9, MNIST and Fashion-MNIST subsets pooled "
-        f"({many['runs']} of {many['grid']} runs): " + "; ".join(shown),
+        "exact-set ASR at \\|F\\| 1-3 -> 5-9 at the frozen rules, MNIST and Fashion-MNIST "
+        f"subsets pooled ({many['runs']} of {many['grid']} runs): " + "; ".join(shown) + told,
         f"**{status}**",
         'robust: within 10 points; a sharp drop: 20 points or more. See "Many forgotten '
         'classes" for every |F| and the figure',
@@ -917,15 +923,18 @@ def write_results() -> Path:
     }
     frames = {name: (title, sweep_frame(name)) for name, title in sweeps.items()}
     done = {name: (t, df) for name, (t, df) in frames.items() if df is not None}
+    from benchmarks import bench_many, verdict  # they import this module: imported late
+
     parts = [
         HEADER,
         claims_section(),
+        verdict.stored_section(),
         heldout_section(),
         targets_section(done),
         reach_section(done),
     ]
     parts += [training_section()]
-    parts += [demo_section(), plugin_section(), resnet_section()]
+    parts += [demo_section(), plugin_section(), bench_many.stored_section(), resnet_section()]
     parts += [miface_section(), variants_section()]
     parts += [sweep_section(name, title, df) for name, (title, df) in frames.items()]
     path = DOCS / "results.md"

@@ -290,6 +290,16 @@ def report() -> dict[str, Any]:
     return out
 
 
+def stored_section() -> str:
+    """The section from benchmarks/results/verdict.json (for a full rebuild of results.md)."""
+    out = load("verdict")
+    if not out:
+        return (
+            "## The verdict, combined\n\nNot measured yet: `python -m benchmarks.verdict report`.\n"
+        )
+    return markdown(out)
+
+
 def _cell(c: dict[str, Any]) -> str:
     if not c["n"]:
         return "-"
