@@ -143,9 +143,9 @@ def section(d: dict[str, Any], figures: list[str]) -> str:
         "a class, `python -m benchmarks.subsets --many`), |F| = 1, 2, 3, 4, 5, 7 and 9, two random "
         "sets per size, seeds 1-3, the paper's five methods: part of the test population, declared "
         f"before it ran (docs/protocol.md). `{d['command']}` ({d['runs']} of {d['grid']} runs), "
-        "then `python -m benchmarks.bench_many`. Cells: exact-set ASR (mean per-class recall), n "
-        "models; top-m is told |F|. Chance: told |F|, 1 / C(K, |F|). Each attack at its frozen "
-        "rule (above) and told |F| (top-m, below).\n",
+        "then `python -m benchmarks.bench_many`. Cells: exact-set ASR [95% Wilson interval] "
+        "(mean per-class recall), n models; top-m is told |F|. Chance: told |F|, 1 / C(K, |F|). "
+        "Each attack at its frozen rule (above) and told |F| (top-m, below).\n",
     ]
     for dataset in dict.fromkeys(c["dataset"] for c in d["cells"]):
         cells = [c for c in d["cells"] if c["dataset"] == dataset]
@@ -167,7 +167,8 @@ def section(d: dict[str, Any], figures: list[str]) -> str:
                 row.append(
                     "-"
                     if c is None
-                    else f"{100 * c['asr']:.0f}% ({100 * c['recall']:.0f}%) n={c['n']}"
+                    else f"{100 * c['asr']:.0f}% [{100 * c['asr_lo']:.0f}-{100 * c['asr_hi']:.0f}] "
+                    f"({100 * c['recall']:.0f}%) n={c['n']}"
                 )
             f = d["fpr"].get(f"{dataset}|{label}")
             fp = f"{f['k']}/{f['n']} (<= {100 * f['hi']:.0f}%)" if f and f["n"] else "-"
