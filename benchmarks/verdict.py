@@ -16,7 +16,7 @@ import dataclasses
 import itertools
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from benchmarks.common import load, save
@@ -24,13 +24,14 @@ from benchmarks.docs import splice_section
 from benchmarks.verdict_pop import OUT
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import Results
-from unleak.evaluation.verdict import (  # DAMAGE_DROP: the truth of damaged, one constant
-    DAMAGE_DROP,
+from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged", shared
     RULE,
     Evidence,
     VerdictRule,
     evidence_of,
+    hurt_classes,
     judge,
+    null_false_alarms,
 )
 
 ATTACKS = ("probe-reach", "wb-inversion", "bb-genetic", "param-diff")
@@ -121,6 +122,9 @@ class Tally:
     nulls_damaged: int = 0
     misses: list[str] = field(default_factory=list)
 
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
     def rates(self) -> dict[str, Any]:
         def cell(k: int, n: int) -> dict[str, Any]:
             lo, hi = wilson(k, n)
@@ -136,16 +140,6 @@ class Tally:
             "damaged_recall": cell(self.damaged_tp, r),
             "nulls_damaged": cell(self.nulls_damaged, self.nulls),
         }
-
-
-def hurt_classes(truth: dict[str, Any], original: list[float]) -> set[int]:
-    """Truth: classes outside the forget set that lost DAMAGE_DROP of test accuracy."""
-    forget = set(truth["forget"])
-    return {
-        c
-        for c, acc in enumerate(truth["per_class"])
-        if c not in forget and original[c] - acc >= DAMAGE_DROP
-    }
 
 
 def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = True) -> Tally:
@@ -168,14 +162,13 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             if fa > PARTLY:
                 t.partly += 1
                 t.partly_hits += hit
-            hurt = hurt_classes(truth, u.original)
+            hurt = hurt_classes(truth["per_class"], u.original, forget)
             said = set(v.damaged) - forget
             t.damaged_tp += len(said & hurt)
             t.damaged_fp += len(said - hurt)
             t.damaged_fn += len(hurt - said)
         if loo:
-            for i, ev in enumerate(u.nulls):
-                v = judge(ev, u.nulls[:i] + u.nulls[i + 1 :], rule, u.k)
+            for v in null_false_alarms(u.nulls, rule, u.k):
                 t.nulls += 1
                 t.false_alarms += bool(v.removed)
                 t.nulls_damaged += bool(v.damaged)
@@ -238,7 +231,8 @@ def report() -> dict[str, Any]:
         units = load_units(pop)
         if not units:
             continue
-        rows = {"verdict": tally(units, RULE)}
+        by_unit = {u.name: tally([u], RULE) for u in units}
+        rows = {"verdict": sum(by_unit.values(), Tally())}
         for a in ATTACKS:
             rows[a] = tally(units, alone(a))
         for name, rule in DIAGNOSTIC.items():  # other candidates, shown, never chosen here
@@ -249,14 +243,18 @@ def report() -> dict[str, Any]:
             for m in methods
         }
 
-        def intact_rest(t: dict[str, Any], u: list[float]) -> bool:
-            return not hurt_classes(t, u)
-
-        clean = Tally()
-        for u in units:
-            one = tally([u], RULE, keep=lambda t, u=u: intact_rest(t, u.original), loo=False)
-            clean.hits, clean.models = clean.hits + one.hits, clean.models + one.models
-        by_unit = {u.name: tally([u], RULE).rates() for u in units}
+        clean = sum(  # models without collateral damage (truth: no other class hurt)
+            (
+                tally(
+                    [u],
+                    RULE,
+                    keep=lambda t, u=u: not hurt_classes(t["per_class"], u.original, t["forget"]),
+                    loo=False,
+                )
+                for u in units
+            ),
+            Tally(),
+        )
         from math import comb
 
         models = [(u, t) for u in units for t in u.truth.values()]
@@ -283,7 +281,9 @@ def report() -> dict[str, Any]:
             "no_collateral": clean.rates()["hit"],
             "misses": rows["verdict"].misses,
             "by_method": by_method,
-            "by_unit": {k: {"hit": v["hit"], "fpr": v["fpr"]} for k, v in by_unit.items()},
+            "by_unit": {
+                k: {"hit": t.rates()["hit"], "fpr": t.rates()["fpr"]} for k, t in by_unit.items()
+            },
         }
     save("verdict", out)
     splice_section(markdown(out), "## The verdict, combined", before="<!-- heldout: begin -->")

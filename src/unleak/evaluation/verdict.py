@@ -141,7 +141,7 @@ class Verdict:
     model: str
     removed: list[int] = field(default_factory=list)
     damaged: list[int] = field(default_factory=list)
-    status: dict[int, str] = field(default_factory=dict)
+    classes: int = 0  # K: status covers classes 0..K-1
     votes: dict[int, list[str]] = field(default_factory=dict)  # class -> attacks voting for it
     answers: dict[str, list[int]] = field(default_factory=dict)  # reading -> classes it named
     voters: list[Voter] = field(default_factory=list)
@@ -162,16 +162,18 @@ class Verdict:
         return wilson(self.false_alarms, self.judged_nulls)[1] if self.judged_nulls else math.nan
 
     @property
+    def status(self) -> dict[int, str]:
+        """Per class: removed, damaged or intact."""
+        return {
+            c: REMOVED if c in self.removed else DAMAGED if c in self.damaged else INTACT
+            for c in range(self.classes)
+        }
+
+    @property
     def hurt(self) -> list[int]:
         """Classes not removed whose test accuracy fell by DAMAGE_DROP or more from the
         original's (the labelled check of ``damaged``; empty without labels)."""
-        if not self.accuracy or len(self.accuracy) != len(self.original_accuracy):
-            return []
-        return [
-            c
-            for c, (a, o) in enumerate(zip(self.accuracy, self.original_accuracy, strict=True))
-            if o - a >= DAMAGE_DROP and c not in self.removed
-        ]
+        return sorted(hurt_classes(self.accuracy, self.original_accuracy, self.removed))
 
     @property
     def measured(self) -> bool:
@@ -245,6 +247,21 @@ class Verdict:
         }
 
 
+def hurt_classes(
+    accuracy: list[float], original: list[float], besides: Iterable[int] = ()
+) -> set[int]:
+    """Classes (other than ``besides``) whose test accuracy fell by DAMAGE_DROP or more from the
+    original's; empty when either list is missing."""
+    if not accuracy or len(accuracy) != len(original):
+        return set()
+    skip = set(besides)
+    return {
+        c
+        for c, (a, o) in enumerate(zip(accuracy, original, strict=True))
+        if c not in skip and o - a >= DAMAGE_DROP
+    }
+
+
 def evidence_of(rows: Iterable[ResultRow], kind: str) -> dict[str, Evidence]:
     """Every attack's answer per model of ``kind`` (baselines are references, not answers)."""
     out: dict[str, Evidence] = {}
@@ -291,7 +308,7 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
     """The verdict on ``target`` by ``rule``, with ``nulls`` as its null models."""
     v = Verdict(target.model, nulls=len(nulls), failed=dict(target.failed))
     v.answers = {label: a.named for label, a in target.answers.items()}
-    v.status = {c: INTACT for c in range(k)}
+    v.classes = k
     if not nulls:
         return v
     ballots: dict[int, list[str]] = {}
@@ -327,10 +344,6 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
     z = null_z(target, nulls, rule.damaged_feature)
     if z is not None:
         v.damaged = sorted(int(c) for c in np.nonzero(z >= rule.damaged_z)[0] if c not in v.removed)
-    for c in v.removed:
-        v.status[c] = REMOVED
-    for c in v.damaged:
-        v.status[c] = DAMAGED
     return v
 
 

@@ -63,18 +63,18 @@ def null_kinds() -> list[str]:
 
 
 def split_replicate(kind: str) -> tuple[str, int]:
-    """``brief@0.01#2`` -> (``brief@0.01``, 2); no suffix: replicate 0."""
+    """``brief@0.01#2`` -> (``brief@0.01``, 2); no suffix: replicate 0; a suffix that is not a
+    whole number: -1 (refused by :func:`check_null_kind`)."""
     name, sep, rep = kind.rpartition("#")
-    if not sep or not rep.isdigit():
+    if not sep:
         return kind, 0
-    return name, int(rep)
+    return name, int(rep) if rep.isdigit() else -1
 
 
 def check_null_kind(kind: str) -> str:
     """``kind`` if it names a null model, else a one-line error listing the kinds."""
-    if "#" in kind:
-        name, _, tail = kind.rpartition("#")
-        rep = int(tail) if tail.isdigit() else 0
+    name, rep = split_replicate(kind)
+    if name != kind:
         if not 1 <= rep <= 99:
             raise ConfigError(
                 f"null model {kind!r}: the replicate after # must be 1 to 99", "write e.g. #2"

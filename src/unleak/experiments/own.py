@@ -198,9 +198,9 @@ def audit_models(
         check_output(out, "dir", "--out")
     started, lap = now(), Laps()
     ds = as_dataset(data, settings.get("data_root"))
-    if "data_root" not in settings and isinstance(data, Dataset) and _root_of(ds):
-        # a data set loaded from a root: the attacks' unrelated probe sets live there too
-        settings["data_root"] = _root_of(ds)
+    root = _root_of(ds) if "data_root" not in settings and isinstance(data, Dataset) else None
+    if root:  # a data set loaded from a root: the attacks' unrelated probe sets live there too
+        settings["data_root"] = root
     config = load_config(  # checked against the data set in hand (a shadow must differ from it)
         None,
         dataset=ds.name,
