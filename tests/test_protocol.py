@@ -100,6 +100,27 @@ def test_the_chosen_rule_keeps_its_false_positive_bound_on_development():
         assert not better, f"{name}: the grid has a better rule than the chosen one"
 
 
+def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
+    """Each parameter attack's rule per knowledge mode is benchmarks/knowledge.py's choice on
+    knowledge-dev; kept keeps the frozen rule; dev and test share no unit or data set."""
+    from benchmarks.knowledge import GAPS, POPULATIONS
+
+    from unleak import attacks as atk
+
+    chosen = json.loads((ROOT / "benchmarks" / "results" / "knowledge_rule.json").read_text())
+    assert chosen["population"] == "knowledge-dev"
+    for name in ("param-dot", "param-diff"):
+        cls = atk.attack_class(name)
+        assert set(cls.rules) == set(atk.MODES)
+        assert cls.rules["kept"] is cls.rule
+        for mode in set(atk.MODES) - {"kept"}:
+            rule, pick = cls.rules[mode], chosen["rules"][f"{name}|{mode}"]
+            assert (rule.decider, rule.constant, rule.absolute) == ("kmeans", pick["gap"], False)
+            assert pick["gap"] in GAPS and pick["dev"]["fpr"]["rate"] <= chosen["max_dev_fpr"]
+    assert not {u.name for u in POPULATIONS["dev"]} & {u.name for u in POPULATIONS["test"]}
+    assert not {u.dataset for u in POPULATIONS["dev"]} & {u.dataset for u in POPULATIONS["test"]}
+
+
 def test_the_verdict_rule_is_the_one_chosen_on_verdict_dev():
     """evaluation/verdict.py's RULE is benchmarks/verdict.py's choice on verdict-dev, and the
     selection saw no test unit."""

@@ -746,6 +746,60 @@ CATALOGUE = [
         ],
         "the replicate after # must be 1 to 99",
     ),
+    Case(
+        "attack-unknown-knowledge-mode",
+        lambda t, f: [
+            "attack",
+            "--weights",
+            f["ckpt"],
+            "--attack",
+            "param-dot",
+            "--knowledge",
+            "everything",
+        ],
+        "unknown knowledge mode 'everything'",
+    ),
+    Case(
+        "attack-public-init-without-checkpoint",
+        lambda t, f: [
+            "attack",
+            "--weights",
+            f["ckpt"],
+            "--attack",
+            "param-diff",
+            "--knowledge",
+            "public-init",
+        ],
+        "--public-init goes with --knowledge public-init",
+    ),
+    Case(
+        "attack-public-init-of-another-architecture",
+        lambda t, f: [
+            "attack",
+            "--weights",
+            f["ckpt"],
+            "--attack",
+            "param-dot",
+            "--knowledge",
+            "public-init",
+            "--public-init",
+            f["other_arch"],
+            "--json",
+            t / "r.json",
+        ],
+        "give the checkpoint of the target's own architecture",
+    ),
+    Case(
+        "config-knowledge-public-init",
+        lambda t, f: [
+            "audit",
+            "--config",
+            _file(t / "c.yaml", "knowledge: {mode: public-init}"),
+            "--out",
+            t / "o",
+        ],
+        "needs the public checkpoint the original was fine-tuned from",
+    ),
 ]
 
 GOOD_METHOD = """import copy
@@ -859,6 +913,21 @@ def fx(tmp_path_factory) -> dict:
     with pytest.raises(SystemExit) as info:
         main([*TRAIN, "--out", str(base / "ckpt")])
     assert info.value.code in (0, None)
+    with pytest.raises(SystemExit) as info:
+        main(
+            [
+                "train",
+                "--dataset",
+                "digits",
+                "--model",
+                "cnn",
+                "--epochs",
+                "1",
+                "--out",
+                str(base / "cnn"),
+            ]
+        )
+    assert info.value.code in (0, None)
     user = _user(base / "net.py", USER_NET)
     ns: dict = {}
     exec(compile("import torch\nfrom torch import nn\n" + USER_NET, "net", "exec"), ns)
@@ -869,6 +938,7 @@ def fx(tmp_path_factory) -> dict:
     shared = ROOT.parent / "shared" / "data"
     return {
         "ckpt": base / "ckpt",
+        "other_arch": base / "cnn",
         "user": user,
         "state_pt": base / "state.pt",
         "whole_pt": base / "whole.pt",

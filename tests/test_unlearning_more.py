@@ -1,6 +1,6 @@
-"""SCRUB, SalUn, l1-sparse, Boundary Shrink, SSD, Fisher forgetting and UNSIR, each in its own
-mechanism (that the paper's and issue 12's methods forget on real digits and keep the rest is
-tests/test_unlearning.py's test of every method; the last three are tested here)."""
+"""SCRUB, SalUn, l1-sparse, Boundary Shrink, SSD, Fisher forgetting, UNSIR, Bad Teacher and EU-k,
+each in its own mechanism (that the paper's and issue 12's methods forget on real digits and keep
+the rest is tests/test_unlearning.py's test of every method; the last five are tested here)."""
 
 from __future__ import annotations
 
@@ -116,3 +116,27 @@ def test_unsir_forgets_with_noise_it_learned(digits, digits_original):
         )
     eff = efficacy(_run("unsir", digits, digits_original, [3]), digits.test, [3])
     assert eff.forget_acc <= 0.10 and eff.retain_acc >= 0.85
+
+
+def test_eu_k_retrains_only_the_last_layers_from_scratch(digits, digits_original):
+    from unleak.unlearning.eu_k import last_layers
+
+    model = _run("eu-k", digits, digits_original, [3])
+    top = {id(m) for m in last_layers(model, 2)}
+    before = dict(digits_original.model.named_modules())
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear | nn.Conv2d):
+            same = torch.equal(m.weight, before[name].weight)
+            assert same == (id(m) not in top), name  # frozen below, re-trained on top
+    eff = efficacy(model, digits.test, [3])
+    assert eff.forget_acc == 0.0 and eff.retain_acc >= 0.9
+    with pytest.raises(Exception, match="give k from 1 to"):
+        _run("eu-k", digits, digits_original, [3], k=99)
+
+
+def test_bad_teacher_pulls_the_forget_set_to_a_random_teacher(digits, digits_original):
+    model = _run("bad-teacher", digits, digits_original, [3], lr=1e-3, epochs=5)
+    eff = efficacy(model, digits.test, [3])
+    before = efficacy(digits_original.model, digits.test, [3]).forget_acc
+    assert before >= 0.9 and eff.forget_acc <= 0.25  # measured 0.13
+    assert eff.retain_acc >= 0.9  # measured 0.96

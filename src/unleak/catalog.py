@@ -17,7 +17,7 @@ from typing import Any
 from unleak import recipes
 from unleak.errors import ConfigError, unknown_name
 
-KINDS = ("attacks", "methods", "defences", "deciders", "models", "datasets")
+KINDS = ("attacks", "methods", "defences", "deciders", "models", "datasets", "knowledge")
 FILE_DATA = ("npz:", "folder:")  # data given as files, not by name
 
 
@@ -183,4 +183,12 @@ def check_dataset(name: str) -> None:
         raise ConfigError(
             unknown_name("data set", name, [*names("datasets"), "npz:PATH"]),
             "pick one of those names (see `unleak data list`)",
+        )
+
+
+def check_knowledge(name: str) -> None:
+    if name not in index()["knowledge"]:
+        raise ConfigError(
+            unknown_name("knowledge mode", name, names("knowledge")),
+            "pick one of those (unleak methods lists what each holds)",
         )

@@ -24,7 +24,7 @@ from unleak.attacks.deciders import Calibration, Decider, make_decider
 from unleak.attacks.evidence import ClassFeatures
 from unleak.attacks.genetic import BlackBoxGenetic
 from unleak.attacks.inversion import WhiteBoxInversion
-from unleak.attacks.knowledge import Knowledge
+from unleak.attacks.knowledge import MODES, Knowledge, PublicInit
 from unleak.attacks.oracle import Oracle
 from unleak.attacks.param_diff import ParamDiff
 from unleak.attacks.param_dot import ParamDot, attacker_split
@@ -32,6 +32,7 @@ from unleak.attacks.probe_reach import ProbeReach
 
 __all__ = [
     "DEFAULT_QUERY_BUDGET",
+    "MODES",
     "Access",
     "Attack",
     "AttackParams",
@@ -48,6 +49,7 @@ __all__ = [
     "ParamDiff",
     "ParamDot",
     "ProbeReach",
+    "PublicInit",
     "Queries",
     "Target",
     "Weights",

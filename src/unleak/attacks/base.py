@@ -141,12 +141,12 @@ class Attack:
                 f"its parameters are {', '.join(sorted(self.Params.model_fields)) or 'none'}",
             ) from exc
         self.num_forgotten = num_forgotten
-        self.decider = self.make_decider(decider, num_forgotten, calibration)
         self.knowledge = knowledge or Knowledge()
         missing = [k for k in self.needs if _missing(self.knowledge, k)]
         if missing:
             raise ConfigError(*self.missing_knowledge(missing[0]))
-        self.setup(self.knowledge)
+        self.setup(self.knowledge)  # may pick the rule of a knowledge mode: before the decider
+        self.decider = self.make_decider(decider, num_forgotten, calibration)
 
     # -- declared behaviour a subclass may refine ----------------------------------------------
     def setup(self, knowledge: Knowledge) -> None:
@@ -170,7 +170,7 @@ class Attack:
     ) -> Attack:
         """Build the attack with exactly the knowledge it declares (other fields are dropped)."""
         kept = Knowledge(
-            **{k: getattr(knowledge, k) for k in cls.knows},
+            **{k: getattr(knowledge, k) for k in cls.knows},  # mode too, where declared
             seed=knowledge.seed,
             shadow=knowledge.shadow,
         )

@@ -14,6 +14,10 @@ compared with the target's:
 
 Both need the weights. (The probe score ``reach`` that used to be computed here reads outputs
 only: it is the query attack ``probe-reach``.)
+
+That is knowledge mode ``kept`` (the attacker holds no sample of the task). Under the modes that
+hold labelled samples of every class (``labelled``, ``per-class``, ``public-init``) the attack
+reads the difference column of :mod:`unleak.attacks.class_aux`, one frozen rule per mode.
 """
 
 from __future__ import annotations
@@ -27,14 +31,24 @@ from pydantic import Field
 from unleak.attacks.access import Access, Target, Weights
 from unleak.attacks.auxiliary import AuxCache, Basis, Recipe, fit_head, model_key, network_head
 from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
+from unleak.attacks.class_aux import mode_evidence
 from unleak.attacks.evidence import ClassFeatures
-from unleak.attacks.knowledge import Knowledge
+from unleak.attacks.knowledge import DEFAULT_MODE, Knowledge
 from unleak.attacks.unrelated import attacker_source, unrelated_inputs
 from unleak.data.core import Split
+from unleak.errors import ConfigError
 from unleak.models.inference import predict_logits
 
 # chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
 RULE = Rule(reading="diff", decider="kmeans", constant=0.5, absolute=False)
+# the other knowledge modes' rules: k-means gaps chosen on knowledge-dev only
+# (python -m benchmarks.knowledge select -> benchmarks/results/knowledge_rule.json)
+RULES = {
+    DEFAULT_MODE: RULE,
+    "labelled": Rule(reading="diff", decider="kmeans", constant=2.0, absolute=False),
+    "per-class": Rule(reading="diff", decider="kmeans", constant=2.0, absolute=False),
+    "public-init": Rule(reading="diff", decider="kmeans", constant=1.0, absolute=False),
+}
 
 
 class ParamDiffParams(AttackParams):
@@ -57,13 +71,14 @@ class ParamDiff(Attack):
     label = "p-diff"
     requires = Access.WEIGHTS
     Params = ParamDiffParams
-    knows = ("task", "data_root")
+    knows = ("task", "data_root", "known_data", "mode", "public_init")
     criteria: ClassVar[dict[str, tuple[str, float | None]]] = {  # readings of the evidence
         "paper": ("diff", None),
         "gain": ("gain", None),
     }
     default_criterion = "paper"  # the reading of RULE
     rule = RULE
+    rules: ClassVar[dict[str, Rule]] = RULES  # one per knowledge mode
     description = "head differences against auxiliary heads built from unrelated data only"
     threat = "weights of the unlearned model; unrelated inputs only (no sample of the task)"
     params: ParamDiffParams
@@ -71,6 +86,20 @@ class ParamDiff(Attack):
     recipes: ClassVar[tuple[str, ...]] = ("head-refit", "finetune", "independent")
 
     def setup(self, knowledge: Knowledge) -> None:
+        self.rule = self.rules[knowledge.mode]
+        if knowledge.mode == DEFAULT_MODE:  # no sample of the task: the labelled ones are dropped
+            self.knowledge = Knowledge(
+                task=knowledge.task,
+                data_root=knowledge.data_root,
+                seed=knowledge.seed,
+                shadow=knowledge.shadow,
+            )
+        elif knowledge.known_data is None:
+            raise ConfigError(
+                f"param-diff in knowledge mode {knowledge.mode} needs labelled samples of every "
+                "class",
+                "give them (Knowledge(known_data=...)), or use knowledge mode kept",
+            )
         self._source = attacker_source(
             self.params.unrelated, knowledge.task, bool(knowledge.shadow)
         )
@@ -82,6 +111,17 @@ class ParamDiff(Attack):
         assert isinstance(target, Weights)
         p = self.params
         model, k = target.model, target.num_classes
+        if self.knowledge.mode != DEFAULT_MODE:
+            assert self.knowledge.known_data is not None
+            return mode_evidence(
+                target,
+                self.knowledge.known_data,
+                self.knowledge.mode,
+                public_init=self.knowledge.public_init,
+                main="diff",
+                seed=p.seed,
+                cache=p.cache,
+            )
         x = unrelated_inputs(
             self.source(),
             target.input_shape,

@@ -6,11 +6,15 @@ of classes it holds data for learn positive evidence, the other rows only ever s
 forgotten class's row in the target looks like such a never-positive row; a retained class it has
 no data for does not. The main score is the cosine between the target's row and the auxiliary
 row, over the classes the attacker holds no data of (the candidates).
+
+That is knowledge mode ``kept``. Under the modes that hold labelled samples of every class
+(``labelled``, ``per-class``, ``public-init``) the attack reads the dot-product column of
+:mod:`unleak.attacks.class_aux`; each mode has its own frozen rule (``RULES``).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -20,14 +24,23 @@ from pydantic import Field
 from unleak.attacks.access import Access, Target, Weights
 from unleak.attacks.auxiliary import AuxCache, Basis, fit_head, model_key, network_head
 from unleak.attacks.base import Attack, AttackParams, Rule, register_attack
+from unleak.attacks.class_aux import mode_evidence
 from unleak.attacks.evidence import ClassFeatures
-from unleak.attacks.knowledge import Knowledge
+from unleak.attacks.knowledge import DEFAULT_MODE, Knowledge
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 
 # chosen on the development population only (benchmarks/calibrate.py, docs/protocol.md)
 RULE = Rule(reading="cos", decider="kmeans", constant=0.5, absolute=True)
 COS_CUT = RULE.constant  # cosine
+# the other knowledge modes' rules: k-means gaps chosen on knowledge-dev only
+# (python -m benchmarks.knowledge select -> benchmarks/results/knowledge_rule.json)
+RULES = {
+    DEFAULT_MODE: RULE,
+    "labelled": Rule(reading="dot", decider="kmeans", constant=1.0, absolute=False),
+    "per-class": Rule(reading="dot", decider="kmeans", constant=1.5, absolute=False),
+    "public-init": Rule(reading="dot", decider="kmeans", constant=1.0, absolute=False),
+}
 
 
 class ParamDotParams(AttackParams):
@@ -50,7 +63,9 @@ class ParamDot(Attack):
     requires = Access.WEIGHTS
     Params = ParamDotParams
     rule = RULE
-    knows = needs = ("known_data",)
+    rules: ClassVar[dict[str, Rule]] = RULES  # one per knowledge mode
+    knows = ("known_data", "mode", "public_init")
+    needs = ("known_data",)
     description = "head dot products against auxiliary heads built from some retained classes"
     threat = "weights; labelled samples of some classes known to be kept (never a forgotten one)"
     params: ParamDotParams
@@ -64,6 +79,7 @@ class ParamDot(Attack):
 
     def setup(self, knowledge: Knowledge) -> None:
         self.attacker_data: Split = knowledge.known_data  # type: ignore[assignment]
+        self.rule = self.rules[knowledge.mode]
 
     @property
     def known_classes(self) -> list[int]:
@@ -80,6 +96,16 @@ class ParamDot(Attack):
                 "give samples of the target's own task",
             )
         model = target.model
+        if self.knowledge.mode != DEFAULT_MODE:
+            return mode_evidence(
+                target,
+                data,
+                self.knowledge.mode,
+                public_init=self.knowledge.public_init,
+                main="dot",
+                seed=p.seed,
+                cache=p.cache,
+            )
         basis = Basis.of(model, data.x, p.whiten)
         w, _ = basis.rows(target.head.weight.detach(), target.head.bias.detach())
         cache = AuxCache(p.cache)

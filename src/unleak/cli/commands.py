@@ -468,6 +468,17 @@ def attack(
     known_classes: Annotated[
         str | None, typer.Option(help="param-dot: classes you know were retained, e.g. 0,1,2")
     ] = None,
+    knowledge: Annotated[
+        str,
+        typer.Option(
+            help="param-dot/param-diff: what the attacker holds: "
+            + "; ".join(f"{n}: {d['threat']}" for n, d in catalog.index()["knowledge"].items())
+        ),
+    ] = "kept",
+    public_init: Annotated[
+        Path | None,
+        typer.Option(help="--knowledge public-init: the checkpoint the target was tuned from"),
+    ] = None,
     num_forgotten: Annotated[
         int | None, typer.Option(help="number of forgotten classes, if known (topm)")
     ] = None,
@@ -507,6 +518,7 @@ def attack(
         catalog.check_criterion(attack_name, criterion)
     _checked(arch, catalog.check_model)
     _checked(defence, catalog.check_defence)
+    catalog.check_knowledge(knowledge)
     from unleak.experiments.jobs import attack_model
 
     if json_out is not None:
@@ -533,6 +545,8 @@ def attack(
             defence=defence,
             defence_settings=parse_kv(defence_set, "--defence-set"),
             data_root=data_root,
+            knowledge=knowledge,
+            public_init=public_init,
         )
     out.print(render.attack_table(outcome))
     result, names = outcome.result, outcome.data.class_names

@@ -54,6 +54,7 @@ def build() -> dict[str, dict[str, dict[str, Any]]]:
         for name in models.zoo.arch_names()
     }
     datasets = {name: {"description": data.spec(name).description} for name in data.names()}
+    knowledge = {name: {"threat": threat} for name, threat in atk.MODES.items()}
     return {
         "attacks": attacks,
         "methods": methods,
@@ -61,6 +62,7 @@ def build() -> dict[str, dict[str, dict[str, Any]]]:
         "deciders": deciders,
         "models": archs,
         "datasets": datasets,
+        "knowledge": knowledge,
     }
 
 

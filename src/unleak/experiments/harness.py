@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from unleak import attacks as atk
+from unleak.attacks.class_aux import every_class
 from unleak.data.core import Dataset, Split
 from unleak.errors import UnleakError
 from unleak.evaluation.metrics import chance
@@ -39,7 +40,6 @@ from unleak.experiments.shadow import shadow_calibration
 
 log = logging.getLogger(__name__)
 
-KNOWN_PER_CLASS = KnowledgePolicy().per_class  # samples per class an attacker knows
 
 
 @dataclass
@@ -88,11 +88,17 @@ class AttackContext:
     def knowledge(self, forget: Sequence[int], *, shadow: bool = False) -> atk.Knowledge:
         """What the attacker of a model that forgot ``forget`` holds (the harness knows the truth,
         so it can hand out samples of kept classes only)."""
+        mode = self.known.mode
         return atk.Knowledge(
             task=self.data.name,
-            known_data=self._known_data(tuple(forget)),
+            known_data=(
+                self._known_data(tuple(forget))
+                if mode == atk.knowledge.DEFAULT_MODE
+                else every_class(self.data.test, self.known.per_class, self.seed)
+            ),
             labelled_data=self.data.test,
             data_root=None if self.data_root is None else str(self.data_root),
+            mode=mode,
             seed=self.seed,
             shadow=shadow,
         )
@@ -208,6 +214,7 @@ def _calibration(spec: AttackSpec, ctx: AttackContext) -> atk.Calibration:
         ctx.data.name,
         shadow,
         repr(sorted(ctx.shadow_options.items())),
+        ctx.known.mode,
     )
     if key not in ctx.calibrations:
         ctx.calibrations[key] = shadow_calibration(
@@ -215,6 +222,7 @@ def _calibration(spec: AttackSpec, ctx: AttackContext) -> atk.Calibration:
             dataset=shadow,
             target_dataset=ctx.data.name,
             data_root=ctx.data_root,
+            mode=ctx.known.mode,
             **ctx.shadow_options,
         )
     return ctx.calibrations[key]

@@ -25,10 +25,9 @@ from unleak.data.core import Dataset, parse_classes
 from unleak.defences import build_defence
 from unleak.errors import ConfigError
 from unleak.evaluation import Efficacy
-from unleak.experiments.attackers import build_attack, handle
+from unleak.experiments.attackers import attacker_knowledge, build_attack, handle
 from unleak.experiments.cases import defended_case, original_of, unlearned_case
 from unleak.experiments.environment import environment
-from unleak.experiments.harness import KNOWN_PER_CLASS
 from unleak.experiments.model_cache import ModelCache, train_config_for
 from unleak.experiments.settings import CALIBRATED, DEFAULT_SHADOW, AttackSpec, check_shadow
 from unleak.experiments.shadow import shadow_calibration
@@ -321,6 +320,8 @@ def attack_model(
     defence_settings: dict[str, Any] | None = None,
     data_root: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    knowledge: str = atk.knowledge.DEFAULT_MODE,
+    public_init: str | os.PathLike[str] | None = None,
 ) -> AttackOutcome:
     """Attack one model (a checkpoint, zoo weights or your own class) with one attack.
 
@@ -329,7 +330,16 @@ def attack_model(
     gets the test split (forbidden data: a bound); calibrated deciders (``youden``, ``tree``) run
     shadow experiments on ``shadow``, never on the target's data set. ``defence`` names the
     output hardening of the target's query interface (``top-k``, ``round``, ``label-only``).
+    ``knowledge`` is the parameter attacks' knowledge mode (``unleak.attacks.MODES``): the modes
+    that hold every class get 100 test samples of each; ``public-init`` also needs
+    ``public_init``, the checkpoint the target was fine-tuned from.
     """
+    atk.knowledge.check_mode(knowledge)
+    if (knowledge == "public-init") != (public_init is not None):
+        raise ConfigError(
+            "--public-init goes with --knowledge public-init, and that mode needs it",
+            "give both (the checkpoint your target was fine-tuned from), or neither",
+        )
     spec = AttackSpec(attack=attack, decider=decider, criterion=criterion, params=params or {})
     hardening = None
     if defence is not None:
@@ -352,23 +362,16 @@ def attack_model(
         if known_classes is None
         else parse_classes(known_classes, data.num_classes, "set of known classes")
     )
-    target_model = load_target_model(
-        weights, data, arch=arch, model_def=model_def, model_args=model_args
-    )
-    original_model = (
-        load_target_model(original, data, arch=arch, model_def=model_def, model_args=model_args)
-        if original is not None
-        else None
-    )
-    knowledge = atk.Knowledge(
-        task=data.name,
-        known_data=(
-            data.train.per_class_sample(KNOWN_PER_CLASS, known, seed=seed) if known else None
-        ),
-        labelled_data=data.test,
-        data_root=None if data_root is None else str(data_root),
-        seed=seed,
-    )
+
+    def load(path: str | os.PathLike[str]) -> nn.Module:
+        return load_target_model(path, data, arch=arch, model_def=model_def, model_args=model_args)
+
+    target_model = load(weights)
+    original_model = load(original) if original is not None else None
+    init = None
+    if public_init is not None:  # fine-tuned again with the data set's recipe
+        init = atk.PublicInit(load(public_init), train_config_for(data, arch or "custom", seed))
+    know = attacker_knowledge(data, knowledge, known, init, seed, data_root)
     calibration = None
     if spec.decider_name in CALIBRATED:
         calibration = shadow_calibration(
@@ -376,8 +379,9 @@ def attack_model(
             dataset=check_shadow(shadow or DEFAULT_SHADOW, data.name),
             target_dataset=data.name,
             data_root=data_root,
+            mode=knowledge,
         )
-    attack_obj = build_attack(spec, knowledge, num_forgotten=num_forgotten, calibration=calibration)
+    attack_obj = build_attack(spec, know, num_forgotten=num_forgotten, calibration=calibration)
     budget = attack_obj.query_budget(atk.DEFAULT_QUERY_BUDGET)
     target = handle(cls.requires, target_model, data, budget, hardening)
     orig = handle(cls.requires, original_model, data, budget, hardening) if original_model else None

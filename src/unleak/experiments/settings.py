@@ -113,6 +113,12 @@ class KnowledgePolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    mode: str = Field(
+        atk.knowledge.DEFAULT_MODE,
+        description="the parameter attacks' knowledge mode (unleak.attacks.MODES); public-init "
+        "needs the checkpoint an original was fine-tuned from, which only `unleak attack "
+        "--public-init` takes",
+    )
     known_from: Literal["kept", "any"] = Field(
         "kept",
         description="draw the known classes among the kept ones (the threat model), or among all "
@@ -124,6 +130,21 @@ class KnowledgePolicy(BaseModel):
     )
     fraction: float = Field(0.5, gt=0, lt=1, description="share of the classes known")
     per_class: int = Field(100, ge=1, le=100_000, description="samples per known class")
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        try:
+            atk.knowledge.check_mode(value)
+        except ConfigError as exc:
+            raise ValueError(exc.problem) from None
+        if value == "public-init":
+            raise ValueError(
+                "knowledge mode public-init needs the public checkpoint the original was "
+                "fine-tuned from, and experiments train originals from scratch: attack such a "
+                "model with `unleak attack --knowledge public-init --public-init CHECKPOINT`"
+            )
+        return value
 
 
 class ExperimentConfig(BaseModel):

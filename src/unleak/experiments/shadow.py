@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from unleak import attacks as atk
 from unleak import data as data_mod
 from unleak import recipes
+from unleak.attacks.class_aux import every_class
 from unleak.attacks.param_dot import attacker_split
 from unleak.data.core import random_forget_sets
 from unleak.experiments.attackers import build_attack, handle
@@ -31,14 +32,21 @@ def shadow_knowledge(
     forget: tuple[int, ...],
     seed: int,
     data_root: str | os.PathLike[str] | None,
+    mode: str = atk.knowledge.DEFAULT_MODE,
 ) -> atk.Knowledge:
     """What the attacker holds on its own shadow model: its own data, so it knows everything; the
-    attack still only reads the fields it declares."""
+    attack still only reads the fields it declares (under ``mode``, as on the target)."""
+    kept = mode == atk.knowledge.DEFAULT_MODE
     return atk.Knowledge(
         task=shadow.name,
-        known_data=attacker_split(shadow.train, forget, seed=seed + len(forget)),
+        known_data=(
+            attacker_split(shadow.train, forget, seed=seed + len(forget))
+            if kept
+            else every_class(shadow.test, seed=seed)
+        ),
         labelled_data=shadow.test,
         data_root=None if data_root is None else str(data_root),
+        mode=mode,
         seed=seed,
         shadow=True,
     )
@@ -58,6 +66,7 @@ def shadow_calibration(
     target_dataset: str | None = None,
     data_root: str | os.PathLike[str] | None = None,
     cache_root: str | os.PathLike[str] | None = None,
+    mode: str = atk.knowledge.DEFAULT_MODE,
 ) -> atk.Calibration:
     """Run the attack of ``spec`` on shadow models of ``dataset``; collect evidence with the truth.
 
@@ -76,11 +85,12 @@ def shadow_calibration(
             f"shadow:{shadow.name}/{arch} methods={','.join(methods)} "
             f"sizes={','.join(map(str, sizes))} "
             f"seeds={','.join(map(str, seeds))} nulls={','.join(null_kinds)}"
+            + ("" if mode == atk.knowledge.DEFAULT_MODE else f" knowledge={mode}")
         )
     )
 
     def evidence(net: object, forget: tuple[int, ...], seed: int) -> atk.ClassFeatures:
-        know = shadow_knowledge(shadow, forget, params_seed, data_root)
+        know = shadow_knowledge(shadow, forget, params_seed, data_root, mode)
         attack = build_attack(
             spec, know, num_forgotten=len(forget) or 1, decider=cls.default_decider
         )

@@ -10,7 +10,9 @@ Methods of your own plug in by file (``PATH.py:NAME``), entry point (``unleak.me
 # Importing the method modules registers them.
 from unleak.unlearning import (  # noqa: F401
     au,
+    bad_teacher,
     boundary_shrink,
+    eu_k,
     fisher,
     ft,
     l1_sparse,
