@@ -60,9 +60,14 @@ class Unit:
     nulls: list[Evidence]
 
 
+# population -> its folder under runs/verdict (the second round made verdict-test development)
+FOLDERS = {"dev": "dev", "dev2": "test", "test2": "test2"}
+DEVELOPMENT = ("dev", "dev2")
+
+
 def load_units(population: str) -> list[Unit]:
     units = []
-    for d in sorted((OUT / population).glob("*/truth.json")):
+    for d in sorted((OUT / FOLDERS[population]).glob("*/truth.json")):
         truth = json.loads(d.read_text())
         rows = Results.load(d.parent / "audit" / "results.jsonl")
         unlearned = evidence_of(rows, "audited")
@@ -73,7 +78,8 @@ def load_units(population: str) -> list[Unit]:
 
 
 MAX_FPR = (0.0, 0.05, 0.1, 1.0)  # an attack is heard when it flags at most this share of nulls
-Z_CUTS = (4.0, 6.0, 8.0, 10.0, 15.0, 20.0)
+Z_CUTS = (4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0)  # the second round added 30 and 50
+REL_CUTS = (2.0, 3.0, 5.0)  # zrel: robust deviations above the model's other classes
 NO_DAMAGE = ("probe-reach:rarity", 1e9)  # the removal grid is scored without damaged classes
 
 
@@ -86,6 +92,9 @@ def candidates() -> list[VerdictRule]:
                 out.append(VerdictRule(voters, votes, max_fpr, vote_by, 0.0, *NO_DAMAGE))
             for max_fpr, z in itertools.product((0.05, 1.0), Z_CUTS):
                 out.append(VerdictRule(voters, votes, max_fpr, "z", z, *NO_DAMAGE))
+                out.append(VerdictRule(voters, votes, max_fpr, "namedz", z, *NO_DAMAGE))
+                for rel in REL_CUTS:
+                    out.append(VerdictRule(voters, votes, max_fpr, "zrel", z, *NO_DAMAGE, rel))
     return out
 
 
@@ -185,11 +194,12 @@ def _key(rule: VerdictRule, t: Tally) -> tuple:
         rule.votes,
         -rule.z_cut,
         rule.max_fpr,
+        -rule.rel_cut,
     )
 
 
 def select() -> dict[str, Any]:
-    units = load_units("dev")
+    units = [u for pop in DEVELOPMENT for u in load_units(pop)]
     table = []
     for rule in candidates():
         t = tally(units, rule)
@@ -207,7 +217,7 @@ def select() -> dict[str, Any]:
     feature, z, f1, _ = max(fit, key=lambda d: (d[2], d[1]))
     chosen = with_damage(best, feature, z)
     payload = {
-        "population": "verdict-dev",
+        "population": "verdict-dev + verdict-dev2",
         "units": [u.name for u in units],
         "unlearned": sum(len(u.unlearned) for u in units),
         "nulls": sum(len(u.nulls) for u in units),
@@ -227,7 +237,7 @@ def select() -> dict[str, Any]:
 
 def report() -> dict[str, Any]:
     out: dict[str, Any] = {"rule": asdict(RULE), "populations": {}}
-    for pop in ("dev", "test"):
+    for pop in FOLDERS:
         units = load_units(pop)
         if not units:
             continue
@@ -313,15 +323,28 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule(**{**out["rule"], "voters": tuple(out["rule"]["voters"])}).describe()
-        + ". Chosen on `verdict-dev`, reported on `verdict-test` (docs/protocol.md); each unit is "
-        "one original audited with its 24 default null models, no forget set given. Hit: the "
-        "removed set is exactly the forget set. False alarms: each null model judged with the "
-        "other 23 as its nulls. 95% Wilson intervals.",
+        + '. Second round (docs/protocol.md, "The verdict\'s second round"): chosen on '
+        "`verdict-dev` and `verdict-dev2` (the first round's test) pooled, reported on the fresh "
+        "`verdict-test2`; each unit is one original audited with its 24 default null models, no "
+        "forget set given. Hit: the removed set is exactly the forget set. False alarms: each "
+        "null model judged with the other 23 as its nulls. 95% Wilson intervals.",
         "",
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
+        "    python -m benchmarks.verdict_pop test2",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
     ]
+    first = load("verdict_round1")
+    if first:
+        rule1 = VerdictRule(**{**first["rule"], "voters": tuple(first["rule"]["voters"])})
+        held = first["populations"]["test"]["rows"]["verdict"]
+        lines += [
+            f"First round (`benchmarks/results/verdict_round1.json`): {rule1.describe()}; "
+            f"chosen on `verdict-dev`, held out on `verdict-test`: {_cell(held['hit'])} exact-set "
+            f"hits, {_cell(held['fpr'])} false alarms. That population is `verdict-dev2` now, "
+            "and its rows below are development figures.",
+            "",
+        ]
     speed = load("byo_speed")
     if speed:
         lines += [
@@ -334,8 +357,10 @@ def markdown(out: dict[str, Any]) -> str:
             "",
         ]
     for pop, p in out["populations"].items():
+        role = {"dev": "development", "dev2": "development: the first round's test"}
         lines += [
-            f"**verdict-{pop}** ({len(p['units'])} units: {', '.join(p['units'])})",
+            f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "
+            f"{', '.join(p['units'])})",
             "",
             "| reading | exact-set hits | false alarms on nulls | partly forgotten "
             "(forget acc > 0.2) | damaged: precision | recall |",

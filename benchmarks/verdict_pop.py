@@ -4,6 +4,7 @@ models, no forget set given.
 
     python -m benchmarks.verdict_pop dev      # runs/verdict/dev/<unit>/ (resumable by unit)
     python -m benchmarks.verdict_pop test
+    python -m benchmarks.verdict_pop test2    # the second round's test (verdict-test is dev2)
 
 Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
 its forget set and per-class test accuracy, and the original's.
@@ -47,6 +48,14 @@ TEST_METHODS = [
     ("unsir", {"noise_steps": 10}),
 ]
 
+# the second round's test: methods implemented for it, never developed on
+TEST2_METHODS = [
+    ("bad-teacher", {}),
+    ("bad-teacher", {"lr": 1e-3, "epochs": 5}),
+    ("eu-k", {}),
+    ("eu-k", {"k": 1}),
+]
+
 
 @dataclass
 class Unit:
@@ -76,6 +85,12 @@ POPULATIONS = {
         *(Unit("mnist", "userlenet", s, TEST_METHODS) for s in (30, 31)),
         *(Unit("digits", "cnn", s, TEST_METHODS) for s in (30, 31, 32, 33)),
         Unit("mnist", "lenet5", 32, TEST_METHODS, prune=0.5),
+    ],
+    "test2": [
+        *(Unit("fashion-mnist", "lenet5", s, TEST2_METHODS) for s in (60, 61)),
+        *(Unit("mnist", "userlenet", s, TEST2_METHODS) for s in (60, 61)),
+        *(Unit("digits", "cnn", s, TEST2_METHODS) for s in (60, 61, 62, 63)),
+        *(Unit("digits", "mlp", s, TEST2_METHODS) for s in (60, 61)),
     ],
 }
 

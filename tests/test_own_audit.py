@@ -109,10 +109,10 @@ def _evidence(model: str, features: dict[str, dict[str, list[float]]], named=Non
 CALIBRATED = {"probe-reach": "rarity", "wb-inversion": "steps_to_90", "bb-genetic": "entropy"}
 
 
-def _nulls(n: int = 6) -> list:
+def _nulls(n: int = 6, k: int = 4) -> list:
     rng = np.random.default_rng(0)
     return [
-        _evidence(f"n{i}", {a: {f: list(rng.normal(0, 0.1, 4))} for a, f in CALIBRATED.items()})
+        _evidence(f"n{i}", {a: {f: list(rng.normal(0, 0.1, k))} for a, f in CALIBRATED.items()})
         for i in range(n)
     ]
 
@@ -141,21 +141,23 @@ def test_a_named_vote_counts_only_attacks_that_flag_no_null():
     assert [bool(x.removed) for x in loo] == [True, False, False, False, False, False]
 
 
-def test_the_frozen_rule_needs_two_attacks_far_beyond_your_nulls():
+def test_the_frozen_rule_needs_two_attacks_far_beyond_your_nulls_and_the_other_classes():
     from unleak.evaluation.verdict import RULE, judge, null_false_alarms
 
-    assert RULE.vote_by == "z" and RULE.votes == 2  # benchmarks/results/verdict_rule.json
-    nulls = _nulls()
+    assert RULE.vote_by == "zrel" and RULE.votes == 2  # benchmarks/results/verdict_rule.json
+    nulls = _nulls(k=10)
     far = 10 * RULE.z_cut * 0.1  # the nulls' spread is about 0.1
-    mine = {a: {f: [0.0] * 4} for a, f in CALIBRATED.items()}
-    mine["probe-reach"]["rarity"] = [0.0, far, 0.0, 1.0]  # class 3: about 10 SDs: damaged
-    mine["wb-inversion"]["steps_to_90"] = [0.0, far, far, 0.0]
-    mine["bb-genetic"]["entropy"] = [0.0, 0.0, 0.0, 0.0]
-    v = judge(_evidence("m", mine), nulls, RULE, 4)
+    mine = {a: {f: [0.0] * 10} for a, f in CALIBRATED.items()}
+    mine["probe-reach"]["rarity"] = [0.0, far] + [0.0] + [1.0] + [0.0] * 6  # 3: ~10 SDs: damaged
+    mine["wb-inversion"]["steps_to_90"] = [0.0, far, far] + [0.0] * 7
+    v = judge(_evidence("m", mine), nulls, RULE, 10)
     assert v.removed == [1]  # two voters far out; class 2 has one
     assert v.votes == {1: ["probe-reach", "wb-inversion"], 2: ["wb-inversion"]}
     assert v.damaged == [3]
-    assert not any(x.removed for x in null_false_alarms(nulls, RULE, 4))
+    assert not any(x.removed for x in null_false_alarms(nulls, RULE, 10))
+    # a method that moves the whole model: every class far from the nulls, none from the others
+    moved = {a: {f: [far + 0.01 * c for c in range(10)]} for a, f in CALIBRATED.items()}
+    assert judge(_evidence("m", moved), nulls, RULE, 10).removed == []
 
 
 def test_the_verdict_text():

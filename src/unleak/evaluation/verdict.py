@@ -12,7 +12,10 @@ and reported on ``verdict-test`` (docs/protocol.md, ``benchmarks/verdict.py``):
   rule; ``beyond``, it names c and its score for c is above its score for c on every null model;
   ``z``, its calibrated feature for c (:data:`CALIBRATED`, higher = the class is harder to reach)
   stands at least ``rule.z_cut`` pooled null standard deviations above the nulls' mean for c
-  (your nulls calibrate each class; the attack's own cut is not used);
+  (your nulls calibrate each class; the attack's own cut is not used); ``zrel``, that, and c's
+  null z also stands ``rule.rel_cut`` robust deviations above the model's other classes' (a
+  method that moves the whole model puts every class far from the nulls); ``namedz``, the
+  attack names c at its frozen rule and c's null z is at least ``rule.z_cut``;
 - c is **removed** when at least ``rule.votes`` voters vote for it: the verdict's forgotten set;
 - c is **damaged** when it is not removed but reachable only far worse than on your nulls: the
   feature ``rule.damaged_feature`` (higher = weaker) stands ``rule.damaged_z`` pooled null
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from unleak.attacks import attack_class
+from unleak.attacks.deciders import robust_z
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import ResultRow, Results
 
@@ -63,13 +67,20 @@ class VerdictRule:
     z_cut: float  # for vote_by "z"
     damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
     damaged_z: float
+    rel_cut: float = 0.0  # for vote_by "zrel"
 
     def describe(self) -> str:
+        out = (
+            f"at least {self.z_cut:g} null standard deviations out (each class calibrated on "
+            "your null models)"
+        )
         how = {
             "named": "named by",
             "beyond": "named, above every null model's score for the class, by",
-            "z": f"at least {self.z_cut:g} null standard deviations out (each class calibrated "
-            "on your null models) for",
+            "z": f"{out} for",
+            "zrel": f"{out}, and {self.rel_cut:g} robust deviations above the model's other "
+            "classes, for",
+            "namedz": f"named and {out}, by",
         }[self.vote_by]
         heard = (
             ""
@@ -85,15 +96,16 @@ class VerdictRule:
 
 
 # Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev only); tests/test_protocol.py fails when they disagree.
+# verdict-dev and verdict-dev2 only: the second round); tests/test_protocol.py checks they agree.
 RULE = VerdictRule(
     voters=("probe-reach", "wb-inversion", "bb-genetic"),
     votes=2,
     max_fpr=0.05,
-    vote_by="z",
-    z_cut=20.0,
+    vote_by="zrel",
+    z_cut=15.0,
     damaged_feature="probe-reach:rarity",
     damaged_z=8.0,
+    rel_cut=2.0,
 )
 
 
@@ -325,9 +337,9 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
             if not ok:
                 continue
             heard = True
-            if rule.vote_by == "z":
+            if rule.vote_by in Z_VOTES:
                 z = null_z(target, nulls, f"{attack}:{CALIBRATED.get(attack, '')}")
-                chosen = [] if z is None else [int(c) for c in np.nonzero(z >= rule.z_cut)[0]]
+                chosen = [] if z is None else _z_votes(z, rule, a.named)
             else:
                 chosen = list(a.named)
             for c in chosen:
@@ -345,6 +357,19 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
     if z is not None:
         v.damaged = sorted(int(c) for c in np.nonzero(z >= rule.damaged_z)[0] if c not in v.removed)
     return v
+
+
+Z_VOTES = ("z", "zrel", "namedz")
+
+
+def _z_votes(z: np.ndarray, rule: VerdictRule, named: list[int]) -> list[int]:
+    """The classes a z-kind vote goes to (``z``: the null z vector of one attack)."""
+    ok = z >= rule.z_cut
+    if rule.vote_by == "zrel":
+        ok &= robust_z(z, np.ones(len(z), bool)) >= rule.rel_cut
+    elif rule.vote_by == "namedz":
+        ok &= np.isin(np.arange(len(z)), named)
+    return [int(c) for c in np.nonzero(ok)[0]]
 
 
 def null_false_alarms(nulls: list[Evidence], rule: VerdictRule, k: int) -> list[Verdict]:

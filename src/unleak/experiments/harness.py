@@ -41,7 +41,6 @@ from unleak.experiments.shadow import shadow_calibration
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class AttackContext:
     """What the harness knows when it attacks cases of one original: the data set, settings, and
