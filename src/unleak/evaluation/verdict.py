@@ -70,10 +70,7 @@ class VerdictRule:
     rel_cut: float = 0.0  # for vote_by "zrel"
 
     def describe(self) -> str:
-        out = (
-            f"at least {self.z_cut:g} null standard deviations out (each class calibrated on "
-            "your null models)"
-        )
+        out = f"at least {self.z_cut:g} null standard deviations out (each class calibrated)"
         how = {
             "named": "named by",
             "beyond": "named, above every null model's score for the class, by",
@@ -363,8 +360,7 @@ Z_VOTES = ("z", "zrel", "namedz")
 
 
 def _z_votes(z: np.ndarray, rule: VerdictRule, named: list[int]) -> list[int]:
-    """The classes a z-kind vote goes to (``z``: the null z vector of one attack)."""
-    ok = z >= rule.z_cut
+    ok = z >= rule.z_cut  # z: one attack's null z per class
     if rule.vote_by == "zrel":
         ok &= robust_z(z, np.ones(len(z), bool)) >= rule.rel_cut
     elif rule.vote_by == "namedz":
