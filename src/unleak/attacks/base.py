@@ -110,6 +110,7 @@ class Attack:
     criteria: ClassVar[dict[str, tuple[str, float | None]]] = {}
     default_criterion: ClassVar[str | None] = None
     rule: ClassVar[Rule | None] = None
+    rules: ClassVar[dict[str, Rule] | None] = None  # per knowledge mode, where the mode matters
     spends_queries: ClassVar[bool] = False
     needs_original: ClassVar[bool] = False
     null_guess: ClassVar[int | None] = None
@@ -145,7 +146,9 @@ class Attack:
         missing = [k for k in self.needs if _missing(self.knowledge, k)]
         if missing:
             raise ConfigError(*self.missing_knowledge(missing[0]))
-        self.setup(self.knowledge)  # may pick the rule of a knowledge mode: before the decider
+        self.setup(self.knowledge)
+        if self.rules is not None:  # the knowledge mode's frozen rule, before the decider
+            self.rule = self.rules[self.knowledge.mode]
         self.decider = self.make_decider(decider, num_forgotten, calibration)
 
     # -- declared behaviour a subclass may refine ----------------------------------------------

@@ -33,7 +33,7 @@ from torch.nn.utils import parameters_to_vector
 from unleak.attacks.access import Weights
 from unleak.attacks.auxiliary import AuxCache, Basis, fit_head, model_key
 from unleak.attacks.evidence import ClassFeatures
-from unleak.attacks.knowledge import PublicInit
+from unleak.attacks.knowledge import Knowledge
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 from unleak.training import TrainConfig, fit
@@ -59,16 +59,12 @@ def every_class(test: Split, per_class: int = 100, seed: int = 0) -> Split:
 
 
 def mode_evidence(
-    target: Weights,
-    data: Split,
-    mode: str,
-    *,
-    public_init: PublicInit | None = None,
-    main: str,
-    seed: int = 0,
-    cache: bool = True,
+    target: Weights, knowledge: Knowledge, *, main: str, seed: int = 0, cache: bool = True
 ) -> ClassFeatures:
-    """The per-class table of ``mode`` for ``target``, read through ``main`` (``dot``/``diff``)."""
+    """The per-class table of ``knowledge.mode`` for ``target`` (the attacker's samples are
+    ``knowledge.known_data``), read through ``main`` (``dot``/``diff``)."""
+    data, mode, public_init = knowledge.known_data, knowledge.mode, knowledge.public_init
+    assert data is not None  # the attacks refuse a mode without samples at construction
     model, k = target.model, target.num_classes
     if data.num_classes != k or data.input_shape != target.input_shape:
         raise ConfigError(

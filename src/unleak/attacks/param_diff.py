@@ -78,7 +78,7 @@ class ParamDiff(Attack):
     }
     default_criterion = "paper"  # the reading of RULE
     rule = RULE
-    rules: ClassVar[dict[str, Rule]] = RULES  # one per knowledge mode
+    rules = RULES  # one per knowledge mode
     description = "head differences against auxiliary heads built from unrelated data only"
     threat = "weights of the unlearned model; unrelated inputs only (no sample of the task)"
     params: ParamDiffParams
@@ -86,7 +86,6 @@ class ParamDiff(Attack):
     recipes: ClassVar[tuple[str, ...]] = ("head-refit", "finetune", "independent")
 
     def setup(self, knowledge: Knowledge) -> None:
-        self.rule = self.rules[knowledge.mode]
         if knowledge.mode == DEFAULT_MODE:  # no sample of the task: the labelled ones are dropped
             self.knowledge = Knowledge(
                 task=knowledge.task,
@@ -112,16 +111,7 @@ class ParamDiff(Attack):
         p = self.params
         model, k = target.model, target.num_classes
         if self.knowledge.mode != DEFAULT_MODE:
-            assert self.knowledge.known_data is not None
-            return mode_evidence(
-                target,
-                self.knowledge.known_data,
-                self.knowledge.mode,
-                public_init=self.knowledge.public_init,
-                main="diff",
-                seed=p.seed,
-                cache=p.cache,
-            )
+            return mode_evidence(target, self.knowledge, main="diff", seed=p.seed, cache=p.cache)
         x = unrelated_inputs(
             self.source(),
             target.input_shape,

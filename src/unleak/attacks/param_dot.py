@@ -14,7 +14,7 @@ That is knowledge mode ``kept``. Under the modes that hold labelled samples of e
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -63,7 +63,7 @@ class ParamDot(Attack):
     requires = Access.WEIGHTS
     Params = ParamDotParams
     rule = RULE
-    rules: ClassVar[dict[str, Rule]] = RULES  # one per knowledge mode
+    rules = RULES  # one per knowledge mode
     knows = ("known_data", "mode", "public_init")
     needs = ("known_data",)
     description = "head dot products against auxiliary heads built from some retained classes"
@@ -79,7 +79,6 @@ class ParamDot(Attack):
 
     def setup(self, knowledge: Knowledge) -> None:
         self.attacker_data: Split = knowledge.known_data  # type: ignore[assignment]
-        self.rule = self.rules[knowledge.mode]
 
     @property
     def known_classes(self) -> list[int]:
@@ -97,15 +96,7 @@ class ParamDot(Attack):
             )
         model = target.model
         if self.knowledge.mode != DEFAULT_MODE:
-            return mode_evidence(
-                target,
-                data,
-                self.knowledge.mode,
-                public_init=self.knowledge.public_init,
-                main="dot",
-                seed=p.seed,
-                cache=p.cache,
-            )
+            return mode_evidence(target, self.knowledge, main="dot", seed=p.seed, cache=p.cache)
         basis = Basis.of(model, data.x, p.whiten)
         w, _ = basis.rows(target.head.weight.detach(), target.head.bias.detach())
         cache = AuxCache(p.cache)
