@@ -1,6 +1,7 @@
-"""SCRUB, SalUn, l1-sparse, Boundary Shrink, SSD, Fisher forgetting, UNSIR, Bad Teacher and EU-k,
-each in its own mechanism (that the paper's and issue 12's methods forget on real digits and keep
-the rest is tests/test_unlearning.py's test of every method; the last five are tested here)."""
+"""SCRUB, SalUn, l1-sparse, Boundary Shrink, SSD, Fisher forgetting, UNSIR, Bad Teacher, EU-k, JiT,
+Boundary Expanding and the Newton step, each in its own mechanism (that the paper's and issue 12's
+methods forget on real digits and keep the rest is tests/test_unlearning.py's test of every
+method; the last eight are tested here)."""
 
 from __future__ import annotations
 
@@ -140,3 +141,59 @@ def test_bad_teacher_pulls_the_forget_set_to_a_random_teacher(digits, digits_ori
     before = efficacy(digits_original.model, digits.test, [3]).forget_acc
     assert before >= 0.9 and eff.forget_acc <= 0.25  # measured 0.13
     assert eff.retain_acc >= 0.9  # measured 0.96
+
+
+def _finite_logits(model, digits):
+    with torch.no_grad():
+        out = model(digits.test.x[:16])
+    return out.shape == (16, digits.num_classes) and bool(torch.isfinite(out).all())
+
+
+def test_jit_smooths_the_forget_set_away_zero_shot(digits, digits_original):
+    retain, fs = digits.train.split_classes([3])
+    a, b = (
+        run_unlearning("jit", digits_original.model, retain, fs, dataset="digits", seed=1).model
+        for _ in range(2)
+    )
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, atol=0, rtol=0)  # the noise is the seed's
+    before = dict(digits_original.model.named_parameters())
+    assert any(not torch.equal(p, before[n]) for n, p in a.named_parameters())
+    assert _finite_logits(a, digits)
+    eff = efficacy(a, digits.test, [3])
+    assert eff.forget_acc <= 0.1  # measured 0.0 (the original: 0.98)
+    assert eff.retain_acc >= 0.5  # measured 0.83: smoothing costs some of the rest
+
+
+def test_boundary_expand_trains_into_a_shadow_class_and_drops_it(digits, digits_original):
+    from unleak.errors import ConfigError
+
+    model = _run("boundary-expand", digits, digits_original, [3])
+    assert model.state_dict().keys() == digits_original.model.state_dict().keys()
+    assert _finite_logits(model, digits)
+    eff = efficacy(model, digits.test, [3])
+    before = efficacy(digits_original.model, digits.test, [3]).forget_acc
+    assert before >= 0.9 and eff.forget_acc <= before - 0.3  # measured 0.98 -> 0.39
+    assert eff.retain_acc >= 0.9  # measured 0.97
+    retain, fs = digits.train.split_classes([3])
+    user = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+    out = run_unlearning("boundary-expand", user, retain, fs, {"epochs": 1}, seed=1).model
+    assert out.state_dict().keys() == user.state_dict().keys() and out[-1].out_features == 10
+    headless = nn.Sequential(nn.Flatten(), nn.Linear(64, 10), nn.ReLU())
+    with pytest.raises(ConfigError, match=r"boundary-expand needs a final nn\.Linear"):
+        run_unlearning("boundary-expand", headless, retain, fs, {"epochs": 1}, seed=1)
+
+
+def test_newton_moves_only_the_head_and_removes_the_forget_class(digits, digits_original):
+    from unleak import models
+
+    model = _run("newton", digits, digits_original, [3])
+    head = models.head(model)
+    before = dict(digits_original.model.named_parameters())
+    for name, p in model.named_parameters():
+        on_head = any(p is q for q in head.parameters())
+        assert torch.equal(p, before[name]) != on_head, name  # one step on the head only
+    assert _finite_logits(model, digits)
+    eff = efficacy(model, digits.test, [3])
+    assert eff.forget_acc <= 0.3  # measured 0.11 (the original: 0.98)
+    assert eff.retain_acc >= 0.9  # measured 0.99
