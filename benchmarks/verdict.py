@@ -1,13 +1,15 @@
-"""The verdict's rule, chosen on ``verdict-dev`` and reported on ``verdict-test``
-(docs/protocol.md, "The verdict's populations").
+"""The verdict's rule, chosen on the development populations and reported on the held-out
+one (docs/protocol.md, "The verdict's populations" and its second and third rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
+    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
 
-``select`` replays every candidate rule on dev's stored rows and keeps the declared choice;
-``report`` applies the frozen rule (``unleak.evaluation.verdict.RULE``) to both populations and
-writes, beside the verdict, each attack alone at its frozen rule.
+``select`` replays every candidate rule of both families (the grid here, the stacked verdict in
+``benchmarks/verdict_stack.py``) on the development populations' stored rows and keeps the
+declared choice; ``report`` applies the frozen rule (``unleak.evaluation.verdict.RULE``) to every
+population and writes, beside the verdict, each attack alone at its frozen rule.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from benchmarks import verdict_stack
 from benchmarks.common import load, save
 from benchmarks.docs import splice_section
 from benchmarks.verdict_pop import OUT
@@ -58,11 +61,12 @@ class Unit:
     truth: dict[str, dict[str, Any]]
     unlearned: dict[str, Evidence]
     nulls: list[Evidence]
+    failed: dict[str, Any] = field(default_factory=dict)  # runs that diverged: no model
 
 
-# population -> its folder under runs/verdict (the second round made verdict-test development)
-FOLDERS = {"dev": "dev", "dev2": "test", "test2": "test2"}
-DEVELOPMENT = ("dev", "dev2")
+# population -> its folder under runs/verdict (each round made the last test development)
+FOLDERS = {"dev": "dev", "dev2": "test", "dev3": "test2", "test3": "test3"}
+DEVELOPMENT = ("dev", "dev2", "dev3")
 
 
 def load_units(population: str) -> list[Unit]:
@@ -73,7 +77,17 @@ def load_units(population: str) -> list[Unit]:
         unlearned = evidence_of(rows, "audited")
         nulls = list(evidence_of(rows, "null").values())
         k = len(truth["original"])
-        units.append(Unit(truth["unit"], k, truth["original"], truth["models"], unlearned, nulls))
+        units.append(
+            Unit(
+                truth["unit"],
+                k,
+                truth["original"],
+                truth["models"],
+                unlearned,
+                nulls,
+                truth.get("failed", {}),
+            )
+        )
     return units
 
 
@@ -103,13 +117,17 @@ def alone(attack: str) -> VerdictRule:
     return VerdictRule((attack,), 1, 1.0, "named", 0.0, *NO_DAMAGE)
 
 
-# Two removal rules of the grid, reported beside the chosen one for diagnosis only: the rule of
-# the first selection (1 of 3 attacks that flag no null, at their own cuts) and 2 of 3 at their
-# own cuts. Neither is chosen by looking at the test rows; they show whether the test's misses
-# are the rule's or the population's.
+# Removal rules of the grid, reported beside the chosen one for diagnosis only: 1 of 3 attacks
+# that flag no null, at their own cuts; 2 of 3 at their own cuts; the second round's frozen rule.
+# None is chosen by looking at the test rows; they show whether the test's misses are the rule's
+# or the population's.
 DIAGNOSTIC = {
     "named, 1 of 3 clean (diagnostic)": VerdictRule(ATTACKS[:3], 1, 0.0, "named", 0.0, *NO_DAMAGE),
     "named, 2 of 3 (diagnostic)": VerdictRule(ATTACKS[:3], 2, 0.05, "named", 0.0, *NO_DAMAGE),
+    # the second round's frozen removal rule, for comparison with the third's
+    "second round's rule (diagnostic)": VerdictRule(
+        ATTACKS[:3], 2, 0.05, "zrel", 15.0, *NO_DAMAGE, 2.0
+    ),
 }
 
 
@@ -145,6 +163,7 @@ class Tally:
             "hit": cell(self.hits, self.models),
             "fpr": cell(self.false_alarms, self.nulls),
             "partly": cell(self.partly_hits, self.partly),
+            "forgotten": cell(self.hits - self.partly_hits, self.models - self.partly),
             "damaged_precision": cell(self.damaged_tp, p),
             "damaged_recall": cell(self.damaged_tp, r),
             "nulls_damaged": cell(self.nulls_damaged, self.nulls),
@@ -198,14 +217,48 @@ def _key(rule: VerdictRule, t: Tally) -> tuple:
     )
 
 
+def _pooled(tallies: list[Tally]) -> Tally:
+    return sum(tallies, Tally())
+
+
+def _best_grid(rules: list[VerdictRule], tallies: list[Tally]) -> int:
+    """The declared grid choice: index of the highest hit rate with FPR <= 5% (see _key)."""
+    ok = [i for i, t in enumerate(tallies) if t.false_alarms <= 0.05 * t.nulls]
+    return min(ok, key=lambda i: _key(rules[i], tallies[i]))
+
+
 def select() -> dict[str, Any]:
-    units = [u for pop in DEVELOPMENT for u in load_units(pop)]
-    table = []
-    for rule in candidates():
-        t = tally(units, rule)
-        table.append((rule, t))
-    ok = [(r, t) for r, t in table if t.false_alarms <= 0.05 * t.nulls]
-    best, _ = min(ok, key=lambda rt: _key(*rt))
+    """The third round's declared selection, on the development populations only."""
+    by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
+    units = [u for us in by_pop.values() for u in us]
+    rules = candidates()
+    grid = {pop: [tally(us, r) for r in rules] for pop, us in by_pop.items()}
+    # (1) the family, leave one development population out
+    grid_held: dict[str, Any] = {}
+    held_tallies = []
+    for held in DEVELOPMENT:
+        rest = [_pooled([grid[p][j] for p in grid if p != held]) for j in range(len(rules))]
+        i = _best_grid(rules, rest)
+        held_tallies.append(grid[held][i])
+        grid_held[held] = {"rule": asdict(rules[i]), **grid[held][i].rates()}
+    grid_pooled = _pooled(held_tallies)
+    rows = {pop: verdict_stack.model_rows(us) for pop, us in by_pop.items()}
+    stacked_held = verdict_stack.held_out(rows)
+    s = stacked_held["pooled"]
+    stacked_wins = (
+        s["false_alarms"] <= 0.05 * s["nulls"]
+        and s["hits"] / s["models"] > grid_pooled.hits / grid_pooled.models
+    )
+    # (2) within the kept family, the choice on all three pooled
+    pooled = [_pooled([grid[p][j] for p in grid]) for j in range(len(rules))]
+    stacked_table: list[dict[str, Any]] = []
+    if stacked_wins:
+        cand, stacked_table = verdict_stack.choose(rows)
+        stack = verdict_stack.fit([r for rs in rows.values() for r in rs], cand.features, cand.c)
+        voters = tuple(stack.attacks())
+        best = VerdictRule(voters, 1, 1.0, "stacked", cand.cut, *NO_DAMAGE, 0.0, stack)
+    else:
+        best = rules[_best_grid(rules, pooled)]
     damaged = []
     for feature, z in itertools.product(DAMAGED_FEATURES, DAMAGED_Z):
         t = tally(units, with_damage(best, feature, z))
@@ -217,15 +270,24 @@ def select() -> dict[str, Any]:
     feature, z, f1, _ = max(fit, key=lambda d: (d[2], d[1]))
     chosen = with_damage(best, feature, z)
     payload = {
-        "population": "verdict-dev + verdict-dev2",
+        "population": " + ".join(f"verdict-{p}" for p in DEVELOPMENT),
         "units": [u.name for u in units],
         "unlearned": sum(len(u.unlearned) for u in units),
         "nulls": sum(len(u.nulls) for u in units),
         "rule": asdict(chosen),
+        "family": {
+            "kept": "stacked" if stacked_wins else "grid",
+            "grid_held_out": {
+                "pooled": {k: v for k, v in grid_pooled.rates().items() if k in ("hit", "fpr")},
+                "by_held_out": grid_held,
+            },
+            "stacked_held_out": stacked_held,
+        },
         "removal_candidates": [
             {"rule": asdict(r), **{k: v for k, v in t.rates().items() if k in ("hit", "fpr")}}
-            for r, t in table
+            for r, t in zip(rules, pooled, strict=True)
         ],
+        "stacked_candidates": stacked_table,
         "damaged_candidates": [
             {"feature": f, "z": zz, "f1": ff, **t.rates()} for f, zz, ff, t in damaged
         ],
@@ -290,6 +352,7 @@ def report() -> dict[str, Any]:
             "rows": {k: t.rates() for k, t in rows.items()},
             "no_collateral": clean.rates()["hit"],
             "misses": rows["verdict"].misses,
+            "failed": {f"{u.name}/{n}": f["error"] for u in units for n, f in u.failed.items()},
             "by_method": by_method,
             "by_unit": {
                 k: {"hit": t.rates()["hit"], "fpr": t.rates()["fpr"]} for k, t in by_unit.items()
@@ -322,27 +385,44 @@ def markdown(out: dict[str, Any]) -> str:
         "",
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
-        + VerdictRule(**{**out["rule"], "voters": tuple(out["rule"]["voters"])}).describe()
-        + '. Second round (docs/protocol.md, "The verdict\'s second round"): chosen on '
-        "`verdict-dev` and `verdict-dev2` (the first round's test) pooled, reported on the fresh "
-        "`verdict-test2`; each unit is one original audited with its 24 default null models, no "
-        "forget set given. Hit: the removed set is exactly the forget set. False alarms: each "
-        "null model judged with the other 23 as its nulls. 95% Wilson intervals.",
+        + VerdictRule.from_dict(out["rule"]).describe()
+        + '. Third round (docs/protocol.md, "The verdict\'s third round"): chosen on '
+        "`verdict-dev`, `verdict-dev2` and `verdict-dev3` (the earlier rounds' tests) pooled, "
+        "reported on the fresh `verdict-test3`; each unit is one original audited with its 24 "
+        "default null models, no forget set given. Hit: the removed set is exactly the forget "
+        "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
+        "models whose forget-set test accuracy is at most 0.2 (partly forgotten: above). 95% "
+        "Wilson intervals.",
         "",
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
-        "    python -m benchmarks.verdict_pop test2",
+        "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
     ]
-    first = load("verdict_round1")
-    if first:
-        rule1 = VerdictRule(**{**first["rule"], "voters": tuple(first["rule"]["voters"])})
-        held = first["populations"]["test"]["rows"]["verdict"]
+    chosen = load("verdict_rule")
+    if chosen and "family" in chosen:
+        fam = chosen["family"]
+        g, st = fam["grid_held_out"]["pooled"], fam["stacked_held_out"]["pooled"]
         lines += [
-            f"First round (`benchmarks/results/verdict_round1.json`): {rule1.describe()}; "
-            f"chosen on `verdict-dev`, held out on `verdict-test`: {_cell(held['hit'])} exact-set "
-            f"hits, {_cell(held['fpr'])} false alarms. That population is `verdict-dev2` now, "
-            "and its rows below are development figures.",
+            "The family, leave one development population out (each family's selection made on "
+            f"two, scored on the third): the grid {_cell(g['hit'])} hits, {_cell(g['fpr'])} "
+            f"false alarms; the stacked verdict {st['hits']}/{st['models']} hits, "
+            f"{st['false_alarms']}/{st['nulls']} false alarms; kept: {fam['kept']}.",
+            "",
+        ]
+    for n, (name, dev, test) in enumerate(
+        [("verdict_round1", "`verdict-dev`", "test"), ("verdict_round2", "dev + dev2", "test2")]
+    ):
+        past = load(name)
+        if not past:
+            continue
+        held = past["populations"][test]["rows"]["verdict"]
+        lines += [
+            f"{('First', 'Second')[n]} round (`benchmarks/results/{name}.json`): "
+            f"{VerdictRule.from_dict(past['rule']).describe()}; chosen on {dev}, held out on "
+            f"`verdict-{test}`: {_cell(held['hit'])} exact-set hits, {_cell(held['fpr'])} false "
+            "alarms. That population is development now, and its rows below are development "
+            "figures.",
             "",
         ]
     speed = load("byo_speed")
@@ -357,14 +437,18 @@ def markdown(out: dict[str, Any]) -> str:
             "",
         ]
     for pop, p in out["populations"].items():
-        role = {"dev": "development", "dev2": "development: the first round's test"}
+        role = {
+            "dev": "development",
+            "dev2": "development: the first round's test",
+            "dev3": "development: the second round's test",
+        }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "
             f"{', '.join(p['units'])})",
             "",
-            "| reading | exact-set hits | false alarms on nulls | partly forgotten "
-            "(forget acc > 0.2) | damaged: precision | recall |",
-            "|---|---|---|---|---|---|",
+            "| reading | exact-set hits | false alarms on nulls | forgotten | partly forgotten "
+            "| damaged: precision | recall |",
+            "|---|---|---|---|---|---|---|",
         ]
         for name, r in p["rows"].items():
             label = (
@@ -375,7 +459,8 @@ def markdown(out: dict[str, Any]) -> str:
                 else f"{name} alone"
             )
             lines.append(
-                f"| {label} | {_cell(r['hit'])} | {_cell(r['fpr'])} | {_cell(r['partly'])} | "
+                f"| {label} | {_cell(r['hit'])} | {_cell(r['fpr'])} | {_cell(r['forgotten'])} | "
+                f"{_cell(r['partly'])} | "
                 + (
                     f"{_cell(r['damaged_precision'])} | {_cell(r['damaged_recall'])} |"
                     if name == "verdict"
@@ -399,6 +484,12 @@ def markdown(out: dict[str, Any]) -> str:
         ]
         if p["misses"]:
             lines += ["Misses: " + "; ".join(f"`{m}`" for m in p["misses"]), ""]
+        if p.get("failed"):
+            lines += [
+                "Unlearning runs that diverged (no model came out; not counted): "
+                + "; ".join(f"`{m}`" for m in p["failed"]),
+                "",
+            ]
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from benchmarks.common import DATA_ROOT, ROOT
+from unleak.errors import DivergenceError
 
 OUT = ROOT / "runs" / "verdict"
 log = logging.getLogger("benchmarks.verdict_pop")
@@ -162,17 +163,25 @@ def build_unit(unit: Unit, out: Path) -> None:
         cfg = res.config if res is not None else None
         name = f"{i:02d}-{method_label(method, overrides)}"
         t = time.perf_counter()
-        run = ul.unlearning.run_unlearning(
-            method,
-            original,
-            retain,
-            fsplit,
-            overrides or None,
-            dataset=unit.dataset,
-            seed=unit.seed,
-            original_config=cfg,
-            updates=updates,
-        )
+        try:
+            run = ul.unlearning.run_unlearning(
+                method,
+                original,
+                retain,
+                fsplit,
+                overrides or None,
+                dataset=unit.dataset,
+                seed=unit.seed,
+                original_config=cfg,
+                updates=updates,
+            )
+        except DivergenceError as e:  # the owner has no model to audit: recorded, not audited
+            truth.setdefault("failed", {})[name] = {
+                "method": method,
+                "forget": forget,
+                "error": str(e),
+            }
+            continue
         unlearned[name] = run.model
         truth["models"][name] = {
             "method": method,

@@ -19,6 +19,7 @@ from rich.console import Console
 import unleak as ul
 from unleak.cli import render
 from unleak.errors import ConfigError, DataError, ModelError
+from unleak.evaluation.verdict import RULE
 from unleak.experiments.audit import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,9 +76,11 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert verdict[unlearned]["judged_nulls"] == 24
     assert verdict[unlearned]["fpr_hi"] < 0.15
     assert verdict[unlearned]["false_alarms"] <= 1
-    assert verdict[unlearned]["votes"]["3"]  # which attacks voted for it
+    assert verdict[unlearned]["votes"]["3"]  # which attacks named it
+    probability = verdict[unlearned]["probability"]  # the stacked score, per class
+    assert probability[3] >= RULE.z_cut > max(p for c, p in enumerate(probability) if c != 3)
     voters = {v["attack"]: v for v in verdict[unlearned]["voters"]}
-    assert set(voters) == {"probe-reach", "wb-inversion", "bb-genetic"}
+    assert set(voters) == set(RULE.voters)
     assert all(v["nulls"] == 24 for v in voters.values())
     assert any(c == [3] for c in verdict[unlearned]["answers"].values())  # each attack's answer
     assert "param-dot/kmeans" in verdict[unlearned]["failed"]  # needs --known-classes: said
@@ -141,23 +144,36 @@ def test_a_named_vote_counts_only_attacks_that_flag_no_null():
     assert [bool(x.removed) for x in loo] == [True, False, False, False, False, False]
 
 
-def test_the_frozen_rule_needs_two_attacks_far_beyond_your_nulls_and_the_other_classes():
-    from unleak.evaluation.verdict import RULE, judge, null_false_alarms
+def test_a_stacked_rule_reads_each_class_against_your_nulls_and_the_other_classes():
+    from unleak.evaluation.stacking import Stack, class_features
+    from unleak.evaluation.verdict import VerdictRule, judge, null_false_alarms
 
-    assert RULE.vote_by == "zrel" and RULE.votes == 2  # benchmarks/results/verdict_rule.json
-    nulls = _nulls(k=10)
-    far = 10 * RULE.z_cut * 0.1  # the nulls' spread is about 0.1
+    # the frozen rule is stacked over the voters' features (benchmarks/results/verdict_rule.json)
+    assert RULE.vote_by == "stacked" and RULE.stack is not None
+    assert len(RULE.stack.weights) == len(RULE.stack.features)
+    assert RULE.stack.attacks() == list(RULE.voters)
+    # a stack of three features: far from the nulls, apart from the other classes, named
+    names = ("probe-reach:rarity:z", "probe-reach:rarity:rel", "bb-genetic:named")
+    stack = Stack(names, (1.0, 1.0, 1.0), -4.0)
+    rule = VerdictRule(("probe-reach", "bb-genetic"), 1, 1.0, "stacked", 0.5, "x:y", 1e9, 0, stack)
+    nulls = _nulls(n=12, k=10)
     mine = {a: {f: [0.0] * 10} for a, f in CALIBRATED.items()}
-    mine["probe-reach"]["rarity"] = [0.0, far] + [0.0] + [1.0] + [0.0] * 6  # 3: ~10 SDs: damaged
-    mine["wb-inversion"]["steps_to_90"] = [0.0, far, far] + [0.0] * 7
-    v = judge(_evidence("m", mine), nulls, RULE, 10)
-    assert v.removed == [1]  # two voters far out; class 2 has one
-    assert v.votes == {1: ["probe-reach", "wb-inversion"], 2: ["wb-inversion"]}
-    assert v.damaged == [3]
-    assert not any(x.removed for x in null_false_alarms(nulls, RULE, 10))
+    mine["probe-reach"]["rarity"][1] = 3.0  # ~30 null SDs out
+    target = _evidence("m", mine, {"bb-genetic": [1, 2]})
+    x = class_features(target, nulls, 10, names)
+    assert x.shape == (10, 3) and x[1, 0] > 3 and x[1, 1] == 4.0  # log(1 + 30), clipped / 5
+    v = judge(target, nulls, rule, 10)
+    assert v.removed == [1]  # class 2 is only named
+    assert v.probability[1] > 0.9 and v.probability[2] < 0.1
+    assert v.votes == {1: ["bb-genetic"], 2: ["bb-genetic"]}
+    assert "class 1 (score " in v.sentence()
+    assert not any(x.removed for x in null_false_alarms(nulls, rule, 10))
     # a method that moves the whole model: every class far from the nulls, none from the others
-    moved = {a: {f: [far + 0.01 * c for c in range(10)]} for a, f in CALIBRATED.items()}
-    assert judge(_evidence("m", moved), nulls, RULE, 10).removed == []
+    moved = {a: {f: [3.0 + 0.01 * c for c in range(10)]} for a, f in CALIBRATED.items()}
+    assert judge(_evidence("m", moved), nulls, rule, 10).removed == []
+    # an attack that failed is a witness that said nothing: zeros, and all nulls "flagged"
+    share = class_features(_evidence("m", mine), nulls, 10, ("param-diff:share",))
+    assert (share == 1.0).all()
 
 
 def test_the_verdict_text():

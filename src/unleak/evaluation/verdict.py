@@ -1,13 +1,11 @@
 """The verdict of an audit of your own models: per class, removed, damaged or intact.
 
-Every attack answers with a set of classes and a score per class; null models made from your
-original (updates of it that remove nothing) answer too. The verdict combines the attacks per
-class by one frozen :class:`VerdictRule`, chosen on the development population ``verdict-dev``
-and reported on ``verdict-test`` (docs/protocol.md, ``benchmarks/verdict.py``):
+Every attack answers with a set of classes and per-class features; null models made from your
+original (updates of it that remove nothing) answer too. The verdict combines them per class by
+one frozen :class:`VerdictRule`, chosen on development populations and reported on a held-out one
+(docs/protocol.md, ``benchmarks/verdict.py``). The rules it can express:
 
-- a *voter* is an attack of ``rule.voters`` whose false alarms on your null models are at most
-  ``rule.max_fpr`` of them (an attack that flags models like yours that forgot nothing is not
-  heard);
+- a *voter* is an attack of ``rule.voters`` that flags at most ``rule.max_fpr`` of your nulls;
 - how a voter votes for class c, by ``rule.vote_by``: ``named``, it names c at its own frozen
   rule; ``beyond``, it names c and its score for c is above its score for c on every null model;
   ``z``, its calibrated feature for c (:data:`CALIBRATED`, higher = the class is harder to reach)
@@ -17,17 +15,18 @@ and reported on ``verdict-test`` (docs/protocol.md, ``benchmarks/verdict.py``):
   method that moves the whole model puts every class far from the nulls); ``namedz``, the
   attack names c at its frozen rule and c's null z is at least ``rule.z_cut``;
 - c is **removed** when at least ``rule.votes`` voters vote for it: the verdict's forgotten set;
+  for ``stacked``, when ``rule.stack``'s probability (:mod:`unleak.evaluation.stacking`: a
+  logistic model over every voter's per-class features against your nulls, its share of false
+  alarms among them) is at least ``rule.z_cut``; ``votes`` then lists who named the class;
 - c is **damaged** when it is not removed but reachable only far worse than on your nulls: the
   feature ``rule.damaged_feature`` (higher = weaker) stands ``rule.damaged_z`` pooled null
   standard deviations above its null mean for c (partial forgetting, collateral damage);
 - every other class is **intact**.
 
-Where your test data has labels, each verdict also carries every class's test accuracy beside
-the original's and ``hurt``, the classes that lost 10 points or more: the labelled check of
-``damaged`` (the attacks' call reads reachability, not accuracy, and the two can disagree).
-
-The verdict's own false-alarm rate is measured on your null models, each judged by the same rule
-as if it were the unlearned model with the others as its nulls (leave one out).
+With labelled test data a verdict also carries each class's test accuracy beside the
+original's, and ``hurt`` (classes that lost 10 points or more): the labelled check of ``damaged``.
+The verdict's own false-alarm rate: each null judged as if it were the unlearned model, with the
+others as its nulls (leave one out).
 """
 
 from __future__ import annotations
@@ -39,12 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from unleak.attacks import attack_class
 from unleak.attacks.deciders import robust_z
 from unleak.evaluation.metrics import wilson
-from unleak.evaluation.results import ResultRow, Results
+from unleak.evaluation.model_evidence import Answer, Evidence, evidence_of, null_z
+from unleak.evaluation.results import Results
+from unleak.evaluation.stacking import Stack
+
+__all__ = ["RULE", "Answer", "Evidence", "Verdict", "VerdictRule", "evidence_of", "judge"]
 
 REMOVED, DAMAGED, INTACT = "removed", "damaged", "intact"
+Z_VOTES = ("z", "zrel", "namedz")
 DAMAGE_DROP = 0.10  # the labelled check: a class lost this much test accuracy from the original
 # Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
 # reach (rarer among probes, more inversion steps, a less sure genetic search, a larger gain).
@@ -63,13 +66,28 @@ class VerdictRule:
     voters: tuple[str, ...]
     votes: int
     max_fpr: float
-    vote_by: str  # "named", "beyond" or "z"
-    z_cut: float  # for vote_by "z"
+    vote_by: str  # "named", "beyond", "z", "zrel", "namedz" or "stacked"
+    z_cut: float  # for the z votes; for "stacked", the probability cut
     damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
     damaged_z: float
     rel_cut: float = 0.0  # for vote_by "zrel"
+    stack: Stack | None = None  # for vote_by "stacked"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VerdictRule:
+        """The rule from its JSON form (``dataclasses.asdict`` of it)."""
+        stack = d.get("stack")
+        if stack is not None:
+            stack = Stack(tuple(stack["features"]), tuple(stack["weights"]), stack["intercept"])
+        return cls(**{**d, "voters": tuple(d["voters"]), "stack": stack})
 
     def describe(self) -> str:
+        damaged = (
+            f"damaged: {self.damaged_feature} at least {self.damaged_z:g} null standard "
+            "deviations out"
+        )
+        if self.vote_by == "stacked" and self.stack is not None:
+            return f"removed: {self.stack.describe(self.z_cut)}; {damaged}"
         out = f"at least {self.z_cut:g} null standard deviations out (each class calibrated)"
         how = {
             "named": "named by",
@@ -86,46 +104,60 @@ class VerdictRule:
                 f"; an attack votes when it flags at most {100 * self.max_fpr:.0f}% of your nulls"
             )
         )
-        return (
-            f"removed: {how} at least {self.votes} of {', '.join(self.voters)}{heard}; damaged: "
-            f"{self.damaged_feature} at least {self.damaged_z:g} null standard deviations out"
-        )
+        return f"removed: {how} at least {self.votes} of {', '.join(self.voters)}{heard}; {damaged}"
 
 
 # Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev and verdict-dev2 only: the second round); tests/test_protocol.py checks they agree.
+# verdict-dev, -dev2 and -dev3 only: the third round); tests/test_protocol.py checks they agree.
+_WEIGHTS = (  # (feature, logistic weight): the stacked score of every class
+    ("probe-reach:rarity:z", 0.774595),
+    ("probe-reach:rarity:rel", -0.141775),
+    ("probe-reach:reach:z", 0.0365847),
+    ("probe-reach:reach:rel", 0.173683),
+    ("wb-inversion:deficit:z", -0.00522295),
+    ("wb-inversion:deficit:rel", -0.0620848),
+    ("wb-inversion:entropy:z", 0.0415813),
+    ("wb-inversion:entropy:rel", 0.731945),
+    ("wb-inversion:confidence:z", 0.02559),
+    ("wb-inversion:confidence:rel", 0.991403),
+    ("wb-inversion:steps_to_50:z", 0.522786),
+    ("wb-inversion:steps_to_50:rel", 0.486241),
+    ("wb-inversion:steps_to_90:z", 0.218245),
+    ("wb-inversion:steps_to_90:rel", -0.0974463),
+    ("bb-genetic:deficit:z", -0.0525801),
+    ("bb-genetic:deficit:rel", 0.898676),
+    ("bb-genetic:entropy:z", 0.350137),
+    ("bb-genetic:entropy:rel", -0.341353),
+    ("bb-genetic:confidence:z", -0.0502932),
+    ("bb-genetic:confidence:rel", -0.0270852),
+    ("bb-genetic:best_log_prob:z", -0.172404),
+    ("bb-genetic:best_log_prob:rel", -0.433649),
+    ("param-diff:gain:z", 0.225101),
+    ("param-diff:gain:rel", -0.473889),
+    ("probe-reach:named", 1.42212),
+    ("probe-reach:share", -0.0813739),
+    ("wb-inversion:named", -0.0623193),
+    ("wb-inversion:share", 0.0),
+    ("bb-genetic:named", 0.707912),
+    ("bb-genetic:share", 0.0211976),
+    ("param-diff:named", 0.890883),
+    ("param-diff:share", -0.694837),
+)
 RULE = VerdictRule(
-    voters=("probe-reach", "wb-inversion", "bb-genetic"),
-    votes=2,
-    max_fpr=0.05,
-    vote_by="zrel",
-    z_cut=15.0,
+    voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
+    votes=1,
+    max_fpr=1.0,
+    vote_by="stacked",
+    z_cut=0.3,
     damaged_feature="probe-reach:rarity",
     damaged_z=8.0,
-    rel_cut=2.0,
+    rel_cut=0.0,
+    stack=Stack(
+        features=tuple(f for f, _ in _WEIGHTS),
+        weights=tuple(w for _, w in _WEIGHTS),
+        intercept=-7.59174,
+    ),
 )
-
-
-@dataclass
-class Answer:
-    """One attack reading's answer on one model."""
-
-    attack: str  # the attack's name, e.g. probe-reach
-    label: str  # the reading, e.g. probe-reach/gap
-    access: str
-    named: list[int]
-    scores: list[float]  # per class (NaN: not a candidate)
-    features: dict[str, list[float]]
-
-
-@dataclass
-class Evidence:
-    """Every attack's answer on one model."""
-
-    model: str
-    defence: str = ""
-    answers: dict[str, Answer] = field(default_factory=dict)  # by label
-    failed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,6 +193,7 @@ class Verdict:
     rule: str = ""
     accuracy: list[float] = field(default_factory=list)  # per class, on your labelled test data
     original_accuracy: list[float] = field(default_factory=list)
+    probability: list[float] = field(default_factory=list)  # per class, for a stacked rule
 
     @property
     def fpr(self) -> float:
@@ -208,11 +241,16 @@ class Verdict:
         def by(c: int) -> str:
             return ", ".join((short or str)(a) for a in self.votes.get(c, []))
 
+        def why(c: int) -> str:
+            if self.probability:  # a stacked rule: its score, and who named the class
+                named = f"; named by {by(c)}" if self.votes.get(c) else ""
+                return f"score {self.probability[c]:.2f}{named}"
+            return f"{len(self.votes.get(c, []))} of {heard} voters: {by(c)}"
+
         heard = sum(v.votes for v in self.voters)
         if self.removed:
             head = "REMOVED, the label leaks: " + "; ".join(
-                f"class {name(c)} ({len(self.votes.get(c, []))} of {heard} voters: {by(c)})"
-                for c in self.removed
+                f"class {name(c)} ({why(c)})" for c in self.removed
             )
         elif not self.measured:
             named = sorted({c for cs in self.answers.values() for c in cs})
@@ -253,6 +291,7 @@ class Verdict:
             "accuracy": self.accuracy,
             "original_accuracy": self.original_accuracy,
             "hurt_by_accuracy": self.hurt,
+            "probability": self.probability,
         }
 
 
@@ -269,48 +308,6 @@ def hurt_classes(
         for c, (a, o) in enumerate(zip(accuracy, original, strict=True))
         if c not in skip and o - a >= DAMAGE_DROP
     }
-
-
-def evidence_of(rows: Iterable[ResultRow], kind: str) -> dict[str, Evidence]:
-    """Every attack's answer per model of ``kind`` (baselines are references, not answers)."""
-    out: dict[str, Evidence] = {}
-    for r in rows:
-        if r.kind != kind or not r.attack or attack_class(r.attack).baseline:
-            continue
-        key = r.method if not r.defence else f"{r.method}+{r.defence}"
-        ev = out.setdefault(key, Evidence(r.method, r.defence))
-        if r.error is not None:
-            ev.failed[r.label] = r.error
-            continue
-        scores = [math.nan if s is None else float(s) for s in r.scores]
-        ev.answers[r.label] = Answer(
-            r.attack, r.label, r.access, sorted(r.predicted), scores, dict(r.features)
-        )
-    return out
-
-
-def _feature(ev: Evidence, spec: str) -> np.ndarray | None:
-    attack, _, name = spec.partition(":")
-    for a in ev.answers.values():
-        if a.attack == attack and name in a.features:
-            return np.asarray(a.features[name], dtype=float)
-    return None
-
-
-def null_z(target: Evidence, nulls: list[Evidence], spec: str) -> np.ndarray | None:
-    """``ATTACK:FEATURE`` of ``target`` per class, in pooled standard deviations of the null
-    models from their mean for that class (None: not measured, or fewer than 2 nulls)."""
-    mine = _feature(target, spec)
-    ref = (
-        [f for f in (_feature(e, spec) for e in nulls) if f is not None and f.shape == mine.shape]
-        if mine is not None
-        else []
-    )
-    if mine is None or len(ref) < 2:
-        return None
-    table = np.stack(ref)
-    spread = math.sqrt(float(table.var(axis=0, ddof=1).mean())) or 1e-12
-    return (mine - table.mean(axis=0)) / spread
 
 
 def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) -> Verdict:
@@ -334,7 +331,9 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
             if not ok:
                 continue
             heard = True
-            if rule.vote_by in Z_VOTES:
+            if rule.vote_by == "stacked":
+                chosen = list(a.named)  # shown beside the score; the stack decides
+            elif rule.vote_by in Z_VOTES:
                 z = null_z(target, nulls, f"{attack}:{CALIBRATED.get(attack, '')}")
                 chosen = [] if z is None else _z_votes(z, rule, a.named)
             else:
@@ -349,14 +348,16 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
                     ballots[c].append(attack)
         v.voters.append(Voter(attack, alarms, n, heard))
     v.votes = {c: sorted(b) for c, b in sorted(ballots.items())}
-    v.removed = sorted(c for c, b in ballots.items() if len(b) >= rule.votes)
+    if rule.vote_by == "stacked" and rule.stack is not None:
+        p = rule.stack.probability(target, nulls, k)
+        v.probability = [round(float(x), 4) for x in p]
+        v.removed = [int(c) for c in np.nonzero(p >= rule.z_cut)[0]]
+    else:
+        v.removed = sorted(c for c, b in ballots.items() if len(b) >= rule.votes)
     z = null_z(target, nulls, rule.damaged_feature)
     if z is not None:
         v.damaged = sorted(int(c) for c in np.nonzero(z >= rule.damaged_z)[0] if c not in v.removed)
     return v
-
-
-Z_VOTES = ("z", "zrel", "namedz")
 
 
 def _z_votes(z: np.ndarray, rule: VerdictRule, named: list[int]) -> list[int]:

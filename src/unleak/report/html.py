@@ -143,23 +143,26 @@ def verdict_section(result: Any, names: Any) -> list[str]:
             f'<p class="{css}"><b>{html.escape(path)}</b>: {html.escape(v.sentence(list(names)))}'
             "</p>"
         )
+        score = bool(v.probability)  # a stacked rule: its removal score per class
         rows = [
             [
                 html.escape(f"{c} ({names[c]})" if c < len(names) else str(c)),
                 status,
+                *([f"{v.probability[c]:.2f}"] if score else []),
                 html.escape(", ".join(v.votes.get(c, [])) or "-"),
             ]
             for c, status in sorted(v.status.items())
             if status != "intact" or c in v.votes
         ]
         if rows:
-            out.append(_table(["class", "verdict", "voted for by"], rows))
+            heads = ["class", "verdict", "removal score", "named by"] if score else []
+            out.append(_table(heads or ["class", "verdict", "voted for by"], rows))
         voters = [
             [
                 html.escape(x.attack),
                 f"{x.false_alarms}/{x.nulls}",
                 "-" if x.nulls == 0 else f"{100 * x.fpr_hi:.0f}%",
-                "yes" if x.votes else "no: it flagged a null model",
+                "yes" if x.votes else "no: it flagged too many null models",
             ]
             for x in v.voters
         ]

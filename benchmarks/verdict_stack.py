@@ -1,0 +1,141 @@
+"""The third round's stacked candidates (docs/protocol.md, "The verdict's third round"): every
+class of every development model as a row of features against its nulls, logistic fits, and
+the leave-one-population-out comparison with the grid.
+
+Used by ``python -m benchmarks.verdict select``; nothing here reads a test population.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from unleak.evaluation.stacking import FEATURE_SETS, Stack, class_features, rounded
+
+C_GRID = (0.01, 0.1, 1.0)
+CUTS = (0.3, 0.5, 0.7)
+TRAIN_FORGET_MAX = 0.5  # an unlearned model trains the fit when it kept at most this much
+EVERY = FEATURE_SETS["all"]  # every candidate's columns are a subset of these
+
+
+@dataclass
+class ModelRows:
+    """One model's class rows: features (k, len(EVERY)), truth (k,), whether it is a null."""
+
+    x: np.ndarray
+    y: np.ndarray
+    null: bool
+    forget_acc: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    features: str  # a FEATURE_SETS key
+    c: float
+    cut: float
+
+    def key(self) -> tuple:
+        # declared ties: fewer features, smaller C, higher cut
+        return (len(FEATURE_SETS[self.features]), self.c, -self.cut)
+
+
+def model_rows(units: list[Any]) -> list[ModelRows]:
+    """Rows of every unlearned model and every null (judged with the unit's other nulls)."""
+    out = []
+    for u in units:
+        for name, ev in u.unlearned.items():
+            t = u.truth[name]
+            y = np.isin(np.arange(u.k), t["forget"]).astype(int)
+            fa = float(np.mean([t["per_class"][c] for c in t["forget"]]))
+            out.append(ModelRows(class_features(ev, u.nulls, u.k, EVERY), y, False, fa))
+        for i, e in enumerate(u.nulls):
+            rest = u.nulls[:i] + u.nulls[i + 1 :]
+            x = class_features(e, rest, u.k, EVERY)
+            out.append(ModelRows(x, np.zeros(u.k, int), True, 0.0))
+    return out
+
+
+def _cols(features: str) -> list[int]:
+    return [EVERY.index(f) for f in FEATURE_SETS[features]]
+
+
+def fit(rows: list[ModelRows], features: str, c: float) -> Stack:
+    cols = _cols(features)
+    train = [r for r in rows if r.null or r.forget_acc <= TRAIN_FORGET_MAX]
+    x = np.concatenate([r.x[:, cols] for r in train])
+    y = np.concatenate([r.y for r in train])
+    lr = LogisticRegression(C=c, max_iter=5000).fit(x, y)
+    return Stack(
+        FEATURE_SETS[features],
+        tuple(rounded(w) for w in lr.coef_[0]),
+        rounded(float(lr.intercept_[0])),
+    )
+
+
+def score(stack: Stack, rows: list[ModelRows], cut: float) -> dict[str, int]:
+    """Exact-set hits on the unlearned rows, false alarms (any class removed) on the nulls."""
+    cols = [EVERY.index(f) for f in stack.features]
+    w = np.asarray(stack.weights)
+    out = {"hits": 0, "models": 0, "false_alarms": 0, "nulls": 0}
+    for r in rows:
+        p = 1.0 / (1.0 + np.exp(-np.clip(r.x[:, cols] @ w + stack.intercept, -50, 50)))
+        said = p >= cut
+        if r.null:
+            out["nulls"] += 1
+            out["false_alarms"] += bool(said.any())
+        else:
+            out["models"] += 1
+            out["hits"] += bool((said == r.y.astype(bool)).all())
+    return out
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b[k] for k in b}
+
+
+def lopo(by_pop: dict[str, list[ModelRows]], cand: Candidate) -> dict[str, int]:
+    """Fit on all populations but one, score the one; pooled over the held-out ones."""
+    total: dict[str, int] = {}
+    for held in by_pop:
+        train = [r for p, rs in by_pop.items() if p != held for r in rs]
+        total = _add(total, score(fit(train, cand.features, cand.c), by_pop[held], cand.cut))
+    return total
+
+
+def candidates() -> list[Candidate]:
+    return [Candidate(*x) for x in itertools.product(FEATURE_SETS, C_GRID, CUTS)]
+
+
+def choose(by_pop: dict[str, list[ModelRows]]) -> tuple[Candidate, list[dict[str, Any]]]:
+    """The declared choice on ``by_pop``: the highest pooled leave-one-population-out hit rate
+    with at most 5% false alarms; ties: lower false alarms, then Candidate.key."""
+    table = [(c, lopo(by_pop, c)) for c in candidates()]
+    ok = [(c, t) for c, t in table if t["false_alarms"] <= 0.05 * t["nulls"]]
+    best, _ = min(
+        ok,
+        key=lambda ct: (
+            -ct[1]["hits"] / ct[1]["models"],
+            ct[1]["false_alarms"] / ct[1]["nulls"],
+            ct[0].key(),
+        ),
+    )
+    return best, [{"candidate": c.__dict__, **t} for c, t in table]
+
+
+def held_out(by_pop: dict[str, list[ModelRows]]) -> dict[str, Any]:
+    """The stacked family's procedure run three times: choose on two populations (their own
+    leave-one-out), refit on both, score the third."""
+    total: dict[str, int] = {}
+    chosen = {}
+    for held in by_pop:
+        rest = {p: rs for p, rs in by_pop.items() if p != held}
+        cand, _ = choose(rest)
+        stack = fit([r for rs in rest.values() for r in rs], cand.features, cand.c)
+        s = score(stack, by_pop[held], cand.cut)
+        chosen[held] = {"candidate": cand.__dict__, **s}
+        total = _add(total, s)
+    return {"pooled": total, "by_held_out": chosen}

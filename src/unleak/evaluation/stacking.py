@@ -1,0 +1,122 @@
+"""The stacked verdict: per class, the probability that it was removed, from every attack's
+evidence read against your null models (docs/protocol.md, "The verdict's third round").
+
+Each class c of a model gets one row of features, given the model's null models:
+
+- ``ATTACK:FEATURE:z``: the feature's null z (:func:`~unleak.evaluation.model_evidence.null_z`)
+  as ``sign(z) log(1 + |z|)``: how far c stands from the same class on your nulls, compressed so
+  that a method moving the whole model hundreds of deviations does not drown the rest;
+- ``ATTACK:FEATURE:rel``: that z's robust z among the model's K classes, clipped to +-20 and
+  divided by 5: whether c also stands out from the model's other classes;
+- ``ATTACK:named``: the attack names c at its own frozen rule (0 or 1);
+- ``ATTACK:share``: the share of your nulls the attack flags (how much its word is worth on
+  models like yours).
+
+A :class:`Stack` (weights of a logistic regression fitted on the development populations by
+``benchmarks/verdict.py select``) maps the row to a probability. An attack that failed or did not
+run contributes zeros and a share of 1 (a witness that said nothing).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from unleak.attacks.deciders import robust_z
+from unleak.evaluation.model_evidence import Evidence, null_z
+
+REL_CLIP = 20.0
+REL_SCALE = 5.0
+
+_EVERY = {  # per attack, the per-class features its rows carry
+    "probe-reach": ("rarity", "reach"),
+    "wb-inversion": ("deficit", "entropy", "confidence", "steps_to_50", "steps_to_90"),
+    "bb-genetic": ("deficit", "entropy", "confidence", "best_log_prob"),
+    "param-diff": ("gain",),
+}
+
+
+def _columns(features: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    out = [f"{a}:{f}:{kind}" for a, fs in features.items() for f in fs for kind in ("z", "rel")]
+    return tuple(out + [f"{a}:{kind}" for a in features for kind in ("named", "share")])
+
+
+# The declared candidate feature sets (docs/protocol.md, third round).
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "core": _columns(
+        {"probe-reach": ("rarity",), "wb-inversion": ("steps_to_90",), "bb-genetic": ("entropy",)}
+    ),
+    "voters": _columns({a: fs for a, fs in _EVERY.items() if a != "param-diff"}),
+    "all": _columns(_EVERY),
+}
+
+
+def class_features(
+    target: Evidence, nulls: list[Evidence], k: int, names: tuple[str, ...]
+) -> np.ndarray:
+    """The (k, len(names)) feature table of ``target``'s classes against ``nulls``."""
+    cache: dict[str, np.ndarray] = {}
+
+    def z_of(spec: str) -> np.ndarray:
+        if spec not in cache:
+            z = null_z(target, nulls, spec)
+            ok = z is not None and z.shape == (k,)
+            cache[spec] = np.nan_to_num(z) if ok else np.zeros(k)
+        return cache[spec]
+
+    cols = []
+    for name in names:
+        parts = name.split(":")
+        if len(parts) == 3:
+            z = z_of(f"{parts[0]}:{parts[1]}")
+            if parts[2] == "z":
+                cols.append(np.sign(z) * np.log1p(np.abs(z)))
+            else:
+                rel = np.nan_to_num(robust_z(z, np.ones(k, bool)))
+                cols.append(np.clip(rel, -REL_CLIP, REL_CLIP) / REL_SCALE)
+            continue
+        attack, kind = parts
+        answer = next((a for a in target.answers.values() if a.attack == attack), None)
+        if kind == "named":
+            col = np.zeros(k)
+            if answer is not None:
+                col[[c for c in answer.named if 0 <= c < k]] = 1.0
+            cols.append(col)
+        else:
+            refs = [] if answer is None else [e.answers.get(answer.label) for e in nulls]
+            refs = [r for r in refs if r is not None]
+            share = sum(bool(r.named) for r in refs) / len(refs) if refs else 1.0
+            cols.append(np.full(k, share))
+    return np.stack(cols, axis=1) if cols else np.zeros((k, 0))
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A frozen logistic model over :func:`class_features` columns."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+
+    def probability(self, target: Evidence, nulls: list[Evidence], k: int) -> np.ndarray:
+        """Per class of ``target``, the probability that it was removed."""
+        x = class_features(target, nulls, k, self.features)
+        logit = x @ np.asarray(self.weights, float) + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+
+    def attacks(self) -> list[str]:
+        """The attacks whose evidence the stack reads, in order."""
+        return list(dict.fromkeys(f.split(":")[0] for f in self.features))
+
+    def describe(self, cut: float) -> str:
+        return (
+            f"a logistic score of {len(self.features)} per-class features of "
+            f"{', '.join(self.attacks())} (each read against your nulls) at least {cut:g}"
+        )
+
+
+def rounded(x: float) -> float:
+    """Weights are frozen in code at this precision (the selection file keeps the same)."""
+    return float(f"{x:.6g}") if math.isfinite(x) else 0.0
