@@ -308,7 +308,10 @@ def test_the_in_memory_audit_gives_the_file_based_rows_and_verdict(
     assert {k: v.to_dict() for k, v in in_memory.verdicts.items()} == {
         k: v.to_dict() for k, v in by_file.verdicts.items()
     }
-    assert in_memory.verdicts[name].removed == [3]  # rt forgot class 3 (conftest)
+    # rt forgot class 3 (conftest). Two nulls and two of the stacked rule's four attacks are far
+    # from what it was fitted on, so only the forgotten class is asserted here; the exact set on
+    # the default nulls and attacks is test_own_audit's
+    assert 3 in in_memory.verdicts[name].removed
     assert all(torch.equal(v, weights[k]) for k, v in rt.state_dict().items())  # untouched
     assert in_memory.run_dir is None
 
