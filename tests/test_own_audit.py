@@ -79,6 +79,7 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert verdict[unlearned]["votes"]["3"]  # which attacks named it
     probability = verdict[unlearned]["probability"]  # the stacked score, per class
     assert probability[3] >= RULE.z_cut > max(p for c, p in enumerate(probability) if c != 3)
+    assert verdict[unlearned]["caveat"] == ""  # 24 nulls, every attack the score reads
     voters = {v["attack"]: v for v in verdict[unlearned]["voters"]}
     assert set(voters) == set(RULE.voters)
     assert all(v["nulls"] == 24 for v in voters.values())
@@ -167,6 +168,8 @@ def test_a_stacked_rule_reads_each_class_against_your_nulls_and_the_other_classe
     assert v.probability[1] > 0.9 and v.probability[2] < 0.1
     assert v.votes == {1: ["bb-genetic"], 2: ["bb-genetic"]}
     assert "class 1 (score " in v.sentence()
+    # 12 nulls, not the 24 it was fitted on: the verdict says to trust the score less
+    assert "removal score read on 12 null models" in v.caveat and "trust it less" in v.sentence()
     assert not any(x.removed for x in null_false_alarms(nulls, rule, 10))
     # a method that moves the whole model: every class far from the nulls, none from the others
     moved = {a: {f: [3.0 + 0.01 * c for c in range(10)]} for a, f in CALIBRATED.items()}

@@ -120,3 +120,20 @@ class Stack:
 def rounded(x: float) -> float:
     """Weights are frozen in code at this precision (the selection file keeps the same)."""
     return float(f"{x:.6g}") if math.isfinite(x) else 0.0
+
+
+FITTED_NULLS = 24  # the development audits' default null models, every one of them
+
+
+def caveat(stack: Stack, target: Evidence, nulls: list[Evidence]) -> str:
+    """A warning when ``target`` is judged far from how the stack was fitted (fewer nulls, or
+    attacks missing); empty otherwise."""
+    ran = {a.attack for a in target.answers.values()}
+    missing = [a for a in stack.attacks() if a not in ran]
+    if len(nulls) >= FITTED_NULLS and not missing:
+        return ""
+    here = f"{len(nulls)} null models" + (f", without {', '.join(missing)}" if missing else "")
+    return (
+        f"removal score read on {here}; it was fitted on {FITTED_NULLS} nulls and every one of "
+        f"{', '.join(stack.attacks())}: trust it less"
+    )

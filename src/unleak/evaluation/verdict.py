@@ -1,9 +1,8 @@
 """The verdict of an audit of your own models: per class, removed, damaged or intact.
 
-Every attack answers with a set of classes and per-class features; null models made from your
-original (updates of it that remove nothing) answer too. The verdict combines them per class by
-one frozen :class:`VerdictRule`, chosen on development populations and reported on a held-out one
-(docs/protocol.md, ``benchmarks/verdict.py``). The rules it can express:
+Every attack answers, on your model and on null models made from your original, with a set of
+classes and per-class features; one frozen :class:`VerdictRule` (chosen on development, reported
+held out: docs/protocol.md, ``benchmarks/verdict.py``) combines them per class. Rules it can say:
 
 - a *voter* is an attack of ``rule.voters`` that flags at most ``rule.max_fpr`` of your nulls;
 - how a voter votes for class c, by ``rule.vote_by``: ``named``, it names c at its own frozen
@@ -18,10 +17,8 @@ one frozen :class:`VerdictRule`, chosen on development populations and reported 
   for ``stacked``, when ``rule.stack``'s probability (:mod:`unleak.evaluation.stacking`: a
   logistic model over every voter's per-class features against your nulls, its share of false
   alarms among them) is at least ``rule.z_cut``; ``votes`` then lists who named the class;
-- c is **damaged** when it is not removed but reachable only far worse than on your nulls: the
-  feature ``rule.damaged_feature`` (higher = weaker) stands ``rule.damaged_z`` pooled null
-  standard deviations above its null mean for c (partial forgetting, collateral damage);
-- every other class is **intact**.
+- c is **damaged** when not removed but ``rule.damaged_feature`` (higher = weaker) stands
+  ``rule.damaged_z`` pooled null SDs above its null mean for c; every other class is **intact**.
 
 With labelled test data a verdict also carries each class's test accuracy beside the
 original's, and ``hurt`` (classes that lost 10 points or more): the labelled check of ``damaged``.
@@ -42,7 +39,7 @@ from unleak.attacks.deciders import robust_z
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.model_evidence import Answer, Evidence, evidence_of, null_z
 from unleak.evaluation.results import Results
-from unleak.evaluation.stacking import Stack
+from unleak.evaluation.stacking import Stack, caveat
 
 __all__ = ["RULE", "Answer", "Evidence", "Verdict", "VerdictRule", "evidence_of", "judge"]
 
@@ -194,6 +191,7 @@ class Verdict:
     accuracy: list[float] = field(default_factory=list)  # per class, on your labelled test data
     original_accuracy: list[float] = field(default_factory=list)
     probability: list[float] = field(default_factory=list)  # per class, for a stacked rule
+    caveat: str = ""  # the stacked score read far from how it was fitted
 
     @property
     def fpr(self) -> float:
@@ -269,7 +267,8 @@ class Verdict:
                 else "none called damaged"
             )
             damaged += f"; also hurt: {', '.join(map(str, also))})" if also else ")"
-        return f"{head}{damaged}; {self.fpr_text()}"
+        warn = f"; {self.caveat}" if self.caveat else ""
+        return f"{head}{damaged}; {self.fpr_text()}{warn}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +291,7 @@ class Verdict:
             "original_accuracy": self.original_accuracy,
             "hurt_by_accuracy": self.hurt,
             "probability": self.probability,
+            "caveat": self.caveat,
         }
 
 
@@ -351,6 +351,7 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
     if rule.vote_by == "stacked" and rule.stack is not None:
         p = rule.stack.probability(target, nulls, k)
         v.probability = [round(float(x), 4) for x in p]
+        v.caveat = caveat(rule.stack, target, nulls)
         v.removed = [int(c) for c in np.nonzero(p >= rule.z_cut)[0]]
     else:
         v.removed = sorted(c for c, b in ballots.items() if len(b) >= rule.votes)
