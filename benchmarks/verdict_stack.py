@@ -8,18 +8,24 @@ Used by ``python -m benchmarks.verdict select``; nothing here reads a test popul
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from unleak.evaluation.stacking import FEATURE_SETS, Stack, class_features, rounded
+from unleak.evaluation.stacking import FEATURE_SETS, Stack, class_features
 
 C_GRID = (0.01, 0.1, 1.0)
 CUTS = (0.3, 0.5, 0.7)
 TRAIN_FORGET_MAX = 0.5  # an unlearned model trains the fit when it kept at most this much
 EVERY = FEATURE_SETS["all"]  # every candidate's columns are a subset of these
+
+
+def rounded(x: float) -> float:
+    """Weights are frozen in code at this precision (the selection file keeps the same)."""
+    return float(f"{x:.6g}") if math.isfinite(x) else 0.0
 
 
 @dataclass
@@ -79,11 +85,9 @@ def fit(rows: list[ModelRows], features: str, c: float) -> Stack:
 def score(stack: Stack, rows: list[ModelRows], cut: float) -> dict[str, int]:
     """Exact-set hits on the unlearned rows, false alarms (any class removed) on the nulls."""
     cols = [EVERY.index(f) for f in stack.features]
-    w = np.asarray(stack.weights)
     out = {"hits": 0, "models": 0, "false_alarms": 0, "nulls": 0}
     for r in rows:
-        p = 1.0 / (1.0 + np.exp(-np.clip(r.x[:, cols] @ w + stack.intercept, -50, 50)))
-        said = p >= cut
+        said = stack.of(r.x[:, cols]) >= cut
         if r.null:
             out["nulls"] += 1
             out["false_alarms"] += bool(said.any())

@@ -19,7 +19,6 @@ run contributes zeros and a share of 1 (a witness that said nothing).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,7 +101,10 @@ class Stack:
 
     def probability(self, target: Evidence, nulls: list[Evidence], k: int) -> np.ndarray:
         """Per class of ``target``, the probability that it was removed."""
-        x = class_features(target, nulls, k, self.features)
+        return self.of(class_features(target, nulls, k, self.features))
+
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """The probability of each row of a feature table whose columns are ``features``."""
         logit = x @ np.asarray(self.weights, float) + self.intercept
         return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
 
@@ -115,11 +117,6 @@ class Stack:
             f"a logistic score of {len(self.features)} per-class features of "
             f"{', '.join(self.attacks())} (each read against your nulls) at least {cut:g}"
         )
-
-
-def rounded(x: float) -> float:
-    """Weights are frozen in code at this precision (the selection file keeps the same)."""
-    return float(f"{x:.6g}") if math.isfinite(x) else 0.0
 
 
 FITTED_NULLS = 24  # the development audits' default null models, every one of them

@@ -82,15 +82,19 @@ def _traced_head(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Linear:
 
 
 @torch.no_grad()
-def penultimate(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Inputs of the head for images ``x`` (eval mode, batched): the model's feature basis."""
-    fc = head(model)
+def penultimate(
+    model: nn.Module, x: torch.Tensor, batch_size: int = 1024, fc: nn.Linear | None = None
+) -> torch.Tensor:
+    """Inputs of the head (``fc``, found when not given) for images ``x`` (eval mode, batched, on
+    the head's device): the model's feature basis."""
+    fc = fc if fc is not None else head(model)
+    dev = fc.weight.device
     feats: list[torch.Tensor] = []
     hook = fc.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].detach()))
     try:
         with eval_mode(model):
             for i in range(0, len(x), batch_size):
-                model(x[i : i + batch_size])
+                model(x[i : i + batch_size].to(dev))
     finally:
         hook.remove()
     return torch.cat(feats) if feats else torch.zeros(0, fc.in_features)

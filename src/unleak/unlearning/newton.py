@@ -36,8 +36,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from unleak import models
 from unleak.data.core import Split
-from unleak.models.inference import eval_mode
 from unleak.training import History, TrainRun
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 from unleak.unlearning.boundary_expand import final_linear
@@ -56,21 +56,10 @@ class NewtonConfig(UnlearnConfig):
     )
 
 
-@torch.no_grad()
-def head_inputs(
-    model: nn.Module, fc: nn.Linear, x: torch.Tensor, batch: int = 1024
-) -> torch.Tensor:
-    """The inputs of ``fc`` for images ``x`` (eval mode), with a column of ones for the bias."""
-    dev = fc.weight.device
-    feats: list[torch.Tensor] = []
-    hook = fc.register_forward_hook(lambda _m, inp, _o: feats.append(inp[0].detach()))
-    try:
-        with eval_mode(model):
-            for i in range(0, len(x), batch):
-                model(x[i : i + batch].to(dev))
-    finally:
-        hook.remove()
-    a = torch.cat(feats).double() if feats else torch.zeros(0, fc.in_features, dtype=torch.float64)
+def head_inputs(model: nn.Module, fc: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """The inputs of ``fc`` for images ``x`` (eval mode), in float64, with a column of ones for
+    the bias."""
+    a = models.penultimate(model, x, fc=fc).double()
     if fc.bias is not None:
         a = torch.cat([a, torch.ones(len(a), 1, dtype=a.dtype, device=a.device)], 1)
     return a
