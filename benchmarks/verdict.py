@@ -1,15 +1,17 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second and third rounds).
+one (docs/protocol.md, "The verdict's populations" and its second, third and fourth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
+    python -m benchmarks.verdict_pop test4
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
 
-``select`` replays every candidate rule of both families (the grid here, the stacked verdict in
-``benchmarks/verdict_stack.py``) on the development populations' stored rows and keeps the
-declared choice; ``report`` applies the frozen rule (``unleak.evaluation.verdict.RULE``) to every
-population and writes, beside the verdict, each attack alone at its frozen rule.
+``select`` replays the stacked candidates (``benchmarks/verdict_stack.py``; the third round
+kept that family over the second round's grid), then the damaged cut and the wrecked reading,
+on the development populations' stored rows and keeps the declared choice; ``report`` applies
+the frozen rule (``unleak.evaluation.verdict_rule.RULE``) to every population and writes,
+beside the verdict, each attack alone at its frozen rule.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged",
     evidence_of,
     hurt_classes,
     judge,
+    lost_retained,
     null_false_alarms,
 )
 
 ATTACKS = ("probe-reach", "wb-inversion", "bb-genetic", "param-diff")
-VOTER_SETS = (ATTACKS[:3], ATTACKS)
 DAMAGED_FEATURES = (
     "probe-reach:rarity",
     "wb-inversion:steps_to_90",
@@ -65,8 +67,8 @@ class Unit:
 
 
 # population -> its folder under runs/verdict (each round made the last test development)
-FOLDERS = {"dev": "dev", "dev2": "test", "dev3": "test2", "test3": "test3"}
-DEVELOPMENT = ("dev", "dev2", "dev3")
+FOLDERS = {"dev": "dev", "dev2": "test", "dev3": "test2", "dev4": "test3", "test4": "test4"}
+DEVELOPMENT = ("dev", "dev2", "dev3", "dev4")
 
 
 def load_units(population: str) -> list[Unit]:
@@ -91,25 +93,13 @@ def load_units(population: str) -> list[Unit]:
     return units
 
 
-MAX_FPR = (0.0, 0.05, 0.1, 1.0)  # an attack is heard when it flags at most this share of nulls
-Z_CUTS = (4.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0)  # the second round added 30 and 50
-REL_CUTS = (2.0, 3.0, 5.0)  # zrel: robust deviations above the model's other classes
-NO_DAMAGE = ("probe-reach:rarity", 1e9)  # the removal grid is scored without damaged classes
-
-
-def candidates() -> list[VerdictRule]:
-    """Every removal rule of the declared grid (the damaged cut is chosen apart)."""
-    out = []
-    for voters in VOTER_SETS:
-        for votes in range(1, len(voters) + 1):
-            for max_fpr, vote_by in itertools.product(MAX_FPR, ("named", "beyond")):
-                out.append(VerdictRule(voters, votes, max_fpr, vote_by, 0.0, *NO_DAMAGE))
-            for max_fpr, z in itertools.product((0.05, 1.0), Z_CUTS):
-                out.append(VerdictRule(voters, votes, max_fpr, "z", z, *NO_DAMAGE))
-                out.append(VerdictRule(voters, votes, max_fpr, "namedz", z, *NO_DAMAGE))
-                for rel in REL_CUTS:
-                    out.append(VerdictRule(voters, votes, max_fpr, "zrel", z, *NO_DAMAGE, rel))
-    return out
+NO_DAMAGE = ("probe-reach:rarity", 1e9)  # the removal rule is chosen without damaged classes
+# the wrecked reading's candidates (docs/protocol.md, fourth round): a share of the K classes
+WRECKED = (
+    *(("hurt", s) for s in (0.4, 0.5, 0.6, 0.7, 0.8)),
+    *(("mass", s) for s in (0.15, 0.2, 0.3, 0.4)),
+)
+NULL_ALARM_LIMIT = 0.05  # the wrecked cut keeps the verdict's false alarms within this share
 
 
 def alone(attack: str) -> VerdictRule:
@@ -124,10 +114,12 @@ def alone(attack: str) -> VerdictRule:
 DIAGNOSTIC = {
     "named, 1 of 3 clean (diagnostic)": VerdictRule(ATTACKS[:3], 1, 0.0, "named", 0.0, *NO_DAMAGE),
     "named, 2 of 3 (diagnostic)": VerdictRule(ATTACKS[:3], 2, 0.05, "named", 0.0, *NO_DAMAGE),
-    # the second round's frozen removal rule, for comparison with the third's
+    # the earlier rounds' frozen removal rules, for comparison with the fourth's
     "second round's rule (diagnostic)": VerdictRule(
         ATTACKS[:3], 2, 0.05, "zrel", 15.0, *NO_DAMAGE, 2.0
     ),
+    # the third round's stacked rule, as frozen then (no wrecked reading)
+    "third round's rule (diagnostic)": VerdictRule.from_dict(load("verdict_rule_round3")["rule"]),
 }
 
 
@@ -147,6 +139,13 @@ class Tally:
     damaged_fp: int = 0
     damaged_fn: int = 0
     nulls_damaged: int = 0
+    # the fourth round's wrecked reading: truth by labels (lost_retained), said by the verdict
+    wrecked: int = 0  # models wrecked by truth
+    wrecked_said: int = 0  # ... that the verdict calls wrecked
+    sound_said: int = 0  # models not wrecked by truth that the verdict calls wrecked
+    sound_hits: int = 0  # exact-set hits on models not wrecked by truth
+    aware_hits: int = 0  # wrecked: called wrecked; otherwise an exact set, not called wrecked
+    aware_false_alarms: int = 0  # nulls with a class removed or called wrecked
     misses: list[str] = field(default_factory=list)
 
     def __add__(self, other: Tally) -> Tally:
@@ -159,6 +158,7 @@ class Tally:
 
         p = self.damaged_tp + self.damaged_fp
         r = self.damaged_tp + self.damaged_fn
+        sound = self.models - self.wrecked
         return {
             "hit": cell(self.hits, self.models),
             "fpr": cell(self.false_alarms, self.nulls),
@@ -167,6 +167,11 @@ class Tally:
             "damaged_precision": cell(self.damaged_tp, p),
             "damaged_recall": cell(self.damaged_tp, r),
             "nulls_damaged": cell(self.nulls_damaged, self.nulls),
+            "sound": cell(self.sound_hits, sound),
+            "wrecked_recall": cell(self.wrecked_said, self.wrecked),
+            "wrecked_on_sound": cell(self.sound_said, sound),
+            "aware": cell(self.aware_hits, self.models),
+            "aware_fpr": cell(self.aware_false_alarms, self.nulls),
         }
 
 
@@ -182,8 +187,14 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             v = judge(ev, u.nulls, rule, u.k)
             forget = set(truth["forget"])
             hit = set(v.removed) == forget
+            wrecked = lost_retained(truth["per_class"], u.original, forget)
             t.models += 1
             t.hits += hit
+            t.wrecked += wrecked
+            t.wrecked_said += wrecked and v.wrecked
+            t.sound_said += not wrecked and v.wrecked
+            t.sound_hits += not wrecked and hit
+            t.aware_hits += v.wrecked if wrecked else hit and not v.wrecked
             if not hit:
                 t.misses.append(f"{u.name}/{name}: {sorted(forget)} -> {v.removed}")
             fa = sum(truth["per_class"][c] for c in forget) / len(forget)
@@ -199,66 +210,20 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             for v in null_false_alarms(u.nulls, rule, u.k):
                 t.nulls += 1
                 t.false_alarms += bool(v.removed)
+                t.aware_false_alarms += v.alarm
                 t.nulls_damaged += bool(v.damaged)
     return t
 
 
-def _key(rule: VerdictRule, t: Tally) -> tuple:
-    # declared: highest hit rate with FPR <= 5%; ties: lower FPR, fewer voters, fewer votes,
-    # then the higher z cut, then the lower share of nulls an attack may flag
-    return (
-        -t.hits / max(t.models, 1),
-        t.false_alarms / max(t.nulls, 1),
-        len(rule.voters),
-        rule.votes,
-        -rule.z_cut,
-        rule.max_fpr,
-        -rule.rel_cut,
-    )
-
-
-def _pooled(tallies: list[Tally]) -> Tally:
-    return sum(tallies, Tally())
-
-
-def _best_grid(rules: list[VerdictRule], tallies: list[Tally]) -> int:
-    """The declared grid choice: index of the highest hit rate with FPR <= 5% (see _key)."""
-    ok = [i for i, t in enumerate(tallies) if t.false_alarms <= 0.05 * t.nulls]
-    return min(ok, key=lambda i: _key(rules[i], tallies[i]))
-
-
 def select() -> dict[str, Any]:
-    """The third round's declared selection, on the development populations only."""
+    """The fourth round's declared selection, on the development populations only: the stacked
+    candidate (leave one population out), then the damaged cut, then the wrecked reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
     units = [u for us in by_pop.values() for u in us]
-    rules = candidates()
-    grid = {pop: [tally(us, r) for r in rules] for pop, us in by_pop.items()}
-    # (1) the family, leave one development population out
-    grid_held: dict[str, Any] = {}
-    held_tallies = []
-    for held in DEVELOPMENT:
-        rest = [_pooled([grid[p][j] for p in grid if p != held]) for j in range(len(rules))]
-        i = _best_grid(rules, rest)
-        held_tallies.append(grid[held][i])
-        grid_held[held] = {"rule": asdict(rules[i]), **grid[held][i].rates()}
-    grid_pooled = _pooled(held_tallies)
     rows = {pop: verdict_stack.model_rows(us) for pop, us in by_pop.items()}
-    stacked_held = verdict_stack.held_out(rows)
-    s = stacked_held["pooled"]
-    stacked_wins = (
-        s["false_alarms"] <= 0.05 * s["nulls"]
-        and s["hits"] / s["models"] > grid_pooled.hits / grid_pooled.models
-    )
-    # (2) within the kept family, the choice on all three pooled
-    pooled = [_pooled([grid[p][j] for p in grid]) for j in range(len(rules))]
-    stacked_table: list[dict[str, Any]] = []
-    if stacked_wins:
-        cand, stacked_table = verdict_stack.choose(rows)
-        stack = verdict_stack.fit([r for rs in rows.values() for r in rs], cand.features, cand.c)
-        voters = tuple(stack.attacks())
-        best = VerdictRule(voters, 1, 1.0, "stacked", cand.cut, *NO_DAMAGE, 0.0, stack)
-    else:
-        best = rules[_best_grid(rules, pooled)]
+    cand, stacked_table = verdict_stack.choose(rows)
+    stack = verdict_stack.fit([r for rs in rows.values() for r in rs], cand.features, cand.c)
+    best = VerdictRule(tuple(stack.attacks()), 1, 1.0, "stacked", cand.cut, *NO_DAMAGE, 0.0, stack)
     damaged = []
     for feature, z in itertools.product(DAMAGED_FEATURES, DAMAGED_Z):
         t = tally(units, with_damage(best, feature, z))
@@ -268,30 +233,32 @@ def select() -> dict[str, Any]:
         damaged.append((feature, z, f1, t))
     fit = [d for d in damaged if d[3].nulls_damaged <= NULL_DAMAGE_LIMIT * d[3].nulls]
     feature, z, f1, _ = max(fit, key=lambda d: (d[2], d[1]))
-    chosen = with_damage(best, feature, z)
+    best = with_damage(best, feature, z)
+    # declared: the most wrecked-aware hits whose false alarms (a class removed or the model
+    # called wrecked) stay within NULL_ALARM_LIMIT of the nulls; ties: the higher cut
+    wrecked = [
+        (by, cut, tally(units, dataclasses.replace(best, wrecked_by=by, wrecked_cut=cut)))
+        for by, cut in WRECKED
+    ]
+    ok = [w for w in wrecked if w[2].aware_false_alarms <= NULL_ALARM_LIMIT * w[2].nulls]
+    by, cut, _ = max(ok, key=lambda w: (w[2].aware_hits, w[1]))
+    chosen = dataclasses.replace(best, wrecked_by=by, wrecked_cut=cut)
     payload = {
         "population": " + ".join(f"verdict-{p}" for p in DEVELOPMENT),
         "units": [u.name for u in units],
         "unlearned": sum(len(u.unlearned) for u in units),
         "nulls": sum(len(u.nulls) for u in units),
         "rule": asdict(chosen),
-        "family": {
-            "kept": "stacked" if stacked_wins else "grid",
-            "grid_held_out": {
-                "pooled": {k: v for k, v in grid_pooled.rates().items() if k in ("hit", "fpr")},
-                "by_held_out": grid_held,
-            },
-            "stacked_held_out": stacked_held,
-        },
-        "removal_candidates": [
-            {"rule": asdict(r), **{k: v for k, v in t.rates().items() if k in ("hit", "fpr")}}
-            for r, t in zip(rules, pooled, strict=True)
-        ],
+        "stacked_held_out": verdict_stack.held_out(rows),
         "stacked_candidates": stacked_table,
         "damaged_candidates": [
             {"feature": f, "z": zz, "f1": ff, **t.rates()} for f, zz, ff, t in damaged
         ],
         "damaged_f1": f1,
+        "wrecked_candidates": [
+            {"by": b, "cut": c, **{k: v for k, v in t.rates().items() if k != "misses"}}
+            for b, c, t in wrecked
+        ],
     }
     save("verdict_rule", payload)
     return payload
@@ -386,39 +353,45 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Third round (docs/protocol.md, "The verdict\'s third round"): chosen on '
-        "`verdict-dev`, `verdict-dev2` and `verdict-dev3` (the earlier rounds' tests) pooled, "
-        "reported on the fresh `verdict-test3`; each unit is one original audited with its 24 "
-        "default null models, no forget set given. Hit: the removed set is exactly the forget "
-        "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
-        "models whose forget-set test accuracy is at most 0.2 (partly forgotten: above). 95% "
-        "Wilson intervals.",
+        + '. Fourth round (docs/protocol.md, "The verdict\'s fourth round"): chosen on '
+        "`verdict-dev` to `verdict-dev4` (the earlier rounds' tests) pooled, reported on the "
+        "fresh `verdict-test4`; each unit is one original audited with its 24 default null "
+        "models, no forget set given. Hit: the removed set is exactly the forget set. False "
+        "alarms: each null model judged with the other 23 as its nulls. Forgotten: models whose "
+        "forget-set test accuracy is at most 0.2 (partly forgotten: above). Wrecked (truth, by "
+        "labels): the model kept under half the original's test accuracy on the classes outside "
+        "the forget set; sound: not wrecked. Wrecked-aware hit: a wrecked model called wrecked, "
+        "or a sound model's exact set without calling it wrecked; its false alarms: a null with "
+        "a class removed or called wrecked. 95% Wilson intervals.",
         "",
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
+        "    python -m benchmarks.verdict_pop test4",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
     ]
     chosen = load("verdict_rule")
-    if chosen and "family" in chosen:
-        fam = chosen["family"]
-        g, st = fam["grid_held_out"]["pooled"], fam["stacked_held_out"]["pooled"]
+    if chosen and "stacked_held_out" in chosen:
+        st = chosen["stacked_held_out"]["pooled"]
         lines += [
-            "The family, leave one development population out (each family's selection made on "
-            f"two, scored on the third): the grid {_cell(g['hit'])} hits, {_cell(g['fpr'])} "
-            f"false alarms; the stacked verdict {st['hits']}/{st['models']} hits, "
-            f"{st['false_alarms']}/{st['nulls']} false alarms; kept: {fam['kept']}.",
+            "The stacked choice, leave one development population out (chosen on three, scored "
+            f"on the fourth): {st['hits']}/{st['models']} hits, {st['false_alarms']}/"
+            f"{st['nulls']} false alarms.",
             "",
         ]
     for n, (name, dev, test) in enumerate(
-        [("verdict_round1", "`verdict-dev`", "test"), ("verdict_round2", "dev + dev2", "test2")]
+        [
+            ("verdict_round1", "`verdict-dev`", "test"),
+            ("verdict_round2", "dev + dev2", "test2"),
+            ("verdict_round3", "dev to dev3", "test3"),
+        ]
     ):
         past = load(name)
         if not past:
             continue
         held = past["populations"][test]["rows"]["verdict"]
         lines += [
-            f"{('First', 'Second')[n]} round (`benchmarks/results/{name}.json`): "
+            f"{('First', 'Second', 'Third')[n]} round (`benchmarks/results/{name}.json`): "
             f"{VerdictRule.from_dict(past['rule']).describe()}; chosen on {dev}, held out on "
             f"`verdict-{test}`: {_cell(held['hit'])} exact-set hits, {_cell(held['fpr'])} false "
             "alarms. That population is development now, and its rows below are development "
@@ -441,14 +414,16 @@ def markdown(out: dict[str, Any]) -> str:
             "dev": "development",
             "dev2": "development: the first round's test",
             "dev3": "development: the second round's test",
+            "dev4": "development: the third round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "
             f"{', '.join(p['units'])})",
             "",
             "| reading | exact-set hits | false alarms on nulls | forgotten | partly forgotten "
-            "| damaged: precision | recall |",
-            "|---|---|---|---|---|---|---|",
+            "| sound | wrecked-aware hits | its false alarms | wrecked called | damaged: precision "
+            "| recall |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name, r in p["rows"].items():
             label = (
@@ -460,11 +435,13 @@ def markdown(out: dict[str, Any]) -> str:
             )
             lines.append(
                 f"| {label} | {_cell(r['hit'])} | {_cell(r['fpr'])} | {_cell(r['forgotten'])} | "
-                f"{_cell(r['partly'])} | "
+                f"{_cell(r['partly'])} | {_cell(r['sound'])} | "
                 + (
+                    f"{_cell(r['aware'])} | {_cell(r['aware_fpr'])} | "
+                    f"{_cell(r['wrecked_recall'])} | "
                     f"{_cell(r['damaged_precision'])} | {_cell(r['damaged_recall'])} |"
                     if name == "verdict"
-                    else "- | - |"
+                    else "- | - | - | - | - |"
                 )
             )
         e = p["efficacy"]
@@ -478,6 +455,10 @@ def markdown(out: dict[str, Any]) -> str:
             "On models without collateral damage (no class outside the forget set lost 0.10 of "
             f"test accuracy; a slice added after the first test build was seen): "
             f"{_cell(p['no_collateral'])}.",
+            "",
+            f"Wrecked by truth: {p['rows']['verdict']['wrecked_recall']['n']} of the "
+            f"{p['rows']['verdict']['hit']['n']} models; the verdict called "
+            f"{_cell(p['rows']['verdict']['wrecked_on_sound'])} of the sound ones wrecked.",
             "",
             "By method: " + "; ".join(f"{m} {_cell(c)}" for m, c in p["by_method"].items()),
             "",

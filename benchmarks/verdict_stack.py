@@ -1,6 +1,6 @@
-"""The third round's stacked candidates (docs/protocol.md, "The verdict's third round"): every
-class of every development model as a row of features against its nulls, logistic fits, and
-the leave-one-population-out comparison with the grid.
+"""The stacked candidates (docs/protocol.md, "The verdict's third round", refitted in the
+fourth): every class of every development model as a row of features against its nulls,
+logistic fits, and the choice leave one development population out.
 
 Used by ``python -m benchmarks.verdict select``; nothing here reads a test population.
 """
@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from unleak.evaluation.stacking import FEATURE_SETS, Stack, class_features
+from unleak.evaluation.verdict import lost_retained
 
 C_GRID = (0.01, 0.1, 1.0)
 CUTS = (0.3, 0.5, 0.7)
@@ -36,6 +37,7 @@ class ModelRows:
     y: np.ndarray
     null: bool
     forget_acc: float
+    wrecked: bool = False  # by labels: it kept under half the original's retained accuracy
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ def model_rows(units: list[Any]) -> list[ModelRows]:
             t = u.truth[name]
             y = np.isin(np.arange(u.k), t["forget"]).astype(int)
             fa = float(np.mean([t["per_class"][c] for c in t["forget"]]))
-            out.append(ModelRows(class_features(ev, u.nulls, u.k, EVERY), y, False, fa))
+            wrecked = lost_retained(t["per_class"], u.original, t["forget"])
+            x = class_features(ev, u.nulls, u.k, EVERY)
+            out.append(ModelRows(x, y, False, fa, wrecked))
         for i, e in enumerate(u.nulls):
             rest = u.nulls[:i] + u.nulls[i + 1 :]
             x = class_features(e, rest, u.k, EVERY)
@@ -71,7 +75,8 @@ def _cols(features: str) -> list[int]:
 
 def fit(rows: list[ModelRows], features: str, c: float) -> Stack:
     cols = _cols(features)
-    train = [r for r in rows if r.null or r.forget_acc <= TRAIN_FORGET_MAX]
+    # a wrecked model gives no label of what removal looks like either (fourth round)
+    train = [r for r in rows if r.null or (r.forget_acc <= TRAIN_FORGET_MAX and not r.wrecked)]
     x = np.concatenate([r.x[:, cols] for r in train])
     y = np.concatenate([r.y for r in train])
     lr = LogisticRegression(C=c, max_iter=5000).fit(x, y)

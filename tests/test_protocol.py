@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict.py's RULE is benchmarks/verdict.py's choice on the third round's
-    development populations (verdict-dev, -dev2 and -dev3: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test3."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the fourth round's
+    development populations (verdict-dev to -dev4: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test4."""
     from dataclasses import asdict
 
     from benchmarks.verdict_pop import POPULATIONS
@@ -134,19 +134,21 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     chosen = json.loads((ROOT / "benchmarks" / "results" / "verdict_rule.json").read_text())
     assert json.loads(json.dumps(asdict(RULE))) == chosen["rule"]
     assert VerdictRule.from_dict(chosen["rule"]) == RULE
-    dev = {u.name for pop in ("dev", "test", "test2") for u in POPULATIONS[pop]}
+    dev = {u.name for pop in ("dev", "test", "test2", "test3") for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test3"]}
+    assert not dev & {u.name for u in POPULATIONS["test4"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
-    for pop in ("dev", "test", "test2", "test3"):
+    for pop in ("dev", "test", "test2", "test3", "test4"):
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    family = chosen["family"]
-    assert family["kept"] == ("stacked" if RULE.vote_by == "stacked" else "grid")
-    held = {k: family[f"{k}_held_out"]["pooled"] for k in ("grid", "stacked")}
-    grid_rate = held["grid"]["hit"]["rate"]
-    stacked_rate = held["stacked"]["hits"] / held["stacked"]["models"]
-    stacked_ok = held["stacked"]["false_alarms"] <= 0.05 * held["stacked"]["nulls"]
-    assert (family["kept"] == "stacked") == (stacked_ok and stacked_rate > grid_rate)
+    # no test4 method was in any development population
+    methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
+    assert not methods["test4"] & set().union(*(methods[p] for p in POPULATIONS if p != "test4"))
+    # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
+    ok = [
+        w for w in chosen["wrecked_candidates"] if w["aware_fpr"]["k"] <= 0.05 * w["aware_fpr"]["n"]
+    ]
+    best = max(ok, key=lambda w: (w["aware"]["k"], w["cut"]))
+    assert (best["by"], best["cut"]) == (RULE.wrecked_by, RULE.wrecked_cut)

@@ -18,7 +18,12 @@ held out: docs/protocol.md, ``benchmarks/verdict.py``) combines them per class. 
   logistic model over every voter's per-class features against your nulls, its share of false
   alarms among them) is at least ``rule.z_cut``; ``votes`` then lists who named the class;
 - c is **damaged** when not removed but ``rule.damaged_feature`` (higher = weaker) stands
-  ``rule.damaged_z`` pooled null SDs above its null mean for c; every other class is **intact**.
+  ``rule.damaged_z`` pooled null SDs above its null mean for c; every other class is **intact**;
+- the model is **wrecked** when ``rule.wrecked_by`` reads more than a forget set gone: at least
+  ``rule.wrecked_cut`` of its classes removed or damaged (``hurt``), or removal scores summing to
+  that share of its classes (``mass``). Unlearning that ruins the retained classes leaves
+  nothing that tells the requested classes from the collateral damage; the verdict says so
+  instead of presenting its removed set as the forget set.
 
 With labelled test data a verdict also carries each class's test accuracy beside the
 original's, and ``hurt`` (classes that lost 10 points or more): the labelled check of ``damaged``.
@@ -39,122 +44,14 @@ from unleak.attacks.deciders import robust_z
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.model_evidence import Answer, Evidence, evidence_of, null_z
 from unleak.evaluation.results import Results
-from unleak.evaluation.stacking import Stack, caveat
+from unleak.evaluation.stacking import caveat
+from unleak.evaluation.verdict_rule import CALIBRATED, RULE, Z_VOTES, VerdictRule
 
 __all__ = ["RULE", "Answer", "Evidence", "Verdict", "VerdictRule", "evidence_of", "judge"]
 
 REMOVED, DAMAGED, INTACT = "removed", "damaged", "intact"
-Z_VOTES = ("z", "zrel", "namedz")
 DAMAGE_DROP = 0.10  # the labelled check: a class lost this much test accuracy from the original
-# Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
-# reach (rarer among probes, more inversion steps, a less sure genetic search, a larger gain).
-CALIBRATED = {
-    "probe-reach": "rarity",
-    "wb-inversion": "steps_to_90",
-    "bb-genetic": "entropy",
-    "param-diff": "gain",
-}
-
-
-@dataclass(frozen=True)
-class VerdictRule:
-    """How the verdict combines the attacks (see the module docstring)."""
-
-    voters: tuple[str, ...]
-    votes: int
-    max_fpr: float
-    vote_by: str  # "named", "beyond", "z", "zrel", "namedz" or "stacked"
-    z_cut: float  # for the z votes; for "stacked", the probability cut
-    damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
-    damaged_z: float
-    rel_cut: float = 0.0  # for vote_by "zrel"
-    stack: Stack | None = None  # for vote_by "stacked"
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> VerdictRule:
-        """The rule from its JSON form (``dataclasses.asdict`` of it)."""
-        stack = d.get("stack")
-        if stack is not None:
-            stack = Stack(tuple(stack["features"]), tuple(stack["weights"]), stack["intercept"])
-        return cls(**{**d, "voters": tuple(d["voters"]), "stack": stack})
-
-    def describe(self) -> str:
-        damaged = (
-            f"damaged: {self.damaged_feature} at least {self.damaged_z:g} null standard "
-            "deviations out"
-        )
-        if self.vote_by == "stacked" and self.stack is not None:
-            return f"removed: {self.stack.describe(self.z_cut)}; {damaged}"
-        out = f"at least {self.z_cut:g} null standard deviations out (each class calibrated)"
-        how = {
-            "named": "named by",
-            "beyond": "named, above every null model's score for the class, by",
-            "z": f"{out} for",
-            "zrel": f"{out}, and {self.rel_cut:g} robust deviations above the model's other "
-            "classes, for",
-            "namedz": f"named and {out}, by",
-        }[self.vote_by]
-        heard = (
-            ""
-            if self.max_fpr >= 1
-            else (
-                f"; an attack votes when it flags at most {100 * self.max_fpr:.0f}% of your nulls"
-            )
-        )
-        return f"removed: {how} at least {self.votes} of {', '.join(self.voters)}{heard}; {damaged}"
-
-
-# Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev, -dev2 and -dev3 only: the third round); tests/test_protocol.py checks they agree.
-_WEIGHTS = (  # (feature, logistic weight): the stacked score of every class
-    ("probe-reach:rarity:z", 0.774595),
-    ("probe-reach:rarity:rel", -0.141775),
-    ("probe-reach:reach:z", 0.0365847),
-    ("probe-reach:reach:rel", 0.173683),
-    ("wb-inversion:deficit:z", -0.00522295),
-    ("wb-inversion:deficit:rel", -0.0620848),
-    ("wb-inversion:entropy:z", 0.0415813),
-    ("wb-inversion:entropy:rel", 0.731945),
-    ("wb-inversion:confidence:z", 0.02559),
-    ("wb-inversion:confidence:rel", 0.991403),
-    ("wb-inversion:steps_to_50:z", 0.522786),
-    ("wb-inversion:steps_to_50:rel", 0.486241),
-    ("wb-inversion:steps_to_90:z", 0.218245),
-    ("wb-inversion:steps_to_90:rel", -0.0974463),
-    ("bb-genetic:deficit:z", -0.0525801),
-    ("bb-genetic:deficit:rel", 0.898676),
-    ("bb-genetic:entropy:z", 0.350137),
-    ("bb-genetic:entropy:rel", -0.341353),
-    ("bb-genetic:confidence:z", -0.0502932),
-    ("bb-genetic:confidence:rel", -0.0270852),
-    ("bb-genetic:best_log_prob:z", -0.172404),
-    ("bb-genetic:best_log_prob:rel", -0.433649),
-    ("param-diff:gain:z", 0.225101),
-    ("param-diff:gain:rel", -0.473889),
-    ("probe-reach:named", 1.42212),
-    ("probe-reach:share", -0.0813739),
-    ("wb-inversion:named", -0.0623193),
-    ("wb-inversion:share", 0.0),
-    ("bb-genetic:named", 0.707912),
-    ("bb-genetic:share", 0.0211976),
-    ("param-diff:named", 0.890883),
-    ("param-diff:share", -0.694837),
-)
-RULE = VerdictRule(
-    voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
-    votes=1,
-    max_fpr=1.0,
-    vote_by="stacked",
-    z_cut=0.3,
-    damaged_feature="probe-reach:rarity",
-    damaged_z=8.0,
-    rel_cut=0.0,
-    stack=Stack(
-        features=tuple(f for f, _ in _WEIGHTS),
-        weights=tuple(w for _, w in _WEIGHTS),
-        intercept=-7.59174,
-    ),
-)
+WRECK_SHARE = 0.5  # the labelled check of wrecked: retained accuracy under half the original's
 
 
 @dataclass
@@ -185,13 +82,14 @@ class Verdict:
     voters: list[Voter] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # reading -> error
     nulls: int = 0
-    false_alarms: int = 0  # null models on which the verdict named a class (leave one out)
+    false_alarms: int = 0  # null models it named a class of or called wrecked (leave one out)
     judged_nulls: int = 0
     rule: str = ""
     accuracy: list[float] = field(default_factory=list)  # per class, on your labelled test data
     original_accuracy: list[float] = field(default_factory=list)
     probability: list[float] = field(default_factory=list)  # per class, for a stacked rule
     caveat: str = ""  # the stacked score read far from how it was fitted
+    wrecked: bool = False  # so much is removed or damaged that no forget set can be read
 
     @property
     def fpr(self) -> float:
@@ -214,6 +112,12 @@ class Verdict:
         """Classes not removed whose test accuracy fell by DAMAGE_DROP or more from the
         original's (the labelled check of ``damaged``; empty without labels)."""
         return sorted(hurt_classes(self.accuracy, self.original_accuracy, self.removed))
+
+    @property
+    def alarm(self) -> bool:
+        """Whether the verdict says anything happened (a class removed, or the model wrecked):
+        on a null model, a false alarm."""
+        return bool(self.removed) or self.wrecked
 
     @property
     def measured(self) -> bool:
@@ -246,7 +150,15 @@ class Verdict:
             return f"{len(self.votes.get(c, []))} of {heard} voters: {by(c)}"
 
         heard = sum(v.votes for v in self.voters)
-        if self.removed:
+        if self.wrecked:
+            hurt = len(set(self.removed) | set(self.damaged))
+            head = (
+                f"WRECKED: {hurt} of {self.classes} classes removed or damaged, more than "
+                "unlearning a forget set leaves; which were asked to be forgotten cannot be "
+                "told from the damage; removed: "
+                + (", ".join(f"class {name(c)} ({why(c)})" for c in self.removed) or "none")
+            )
+        elif self.removed:
             head = "REMOVED, the label leaks: " + "; ".join(
                 f"class {name(c)} ({why(c)})" for c in self.removed
             )
@@ -292,6 +204,7 @@ class Verdict:
             "hurt_by_accuracy": self.hurt,
             "probability": self.probability,
             "caveat": self.caveat,
+            "wrecked": self.wrecked,
         }
 
 
@@ -308,6 +221,18 @@ def hurt_classes(
         for c, (a, o) in enumerate(zip(accuracy, original, strict=True))
         if c not in skip and o - a >= DAMAGE_DROP
     }
+
+
+def lost_retained(accuracy: list[float], original: list[float], forget: Iterable[int]) -> bool:
+    """Whether a model kept less than WRECK_SHARE of the original's mean test accuracy on the
+    classes outside ``forget`` (the labelled check of ``wrecked``; False without labels)."""
+    if not accuracy or len(accuracy) != len(original):
+        return False
+    keep = [c for c in range(len(accuracy)) if c not in set(forget)]
+    if not keep:
+        return False
+    mine = sum(accuracy[c] for c in keep) / len(keep)
+    return mine < WRECK_SHARE * sum(original[c] for c in keep) / len(keep)
 
 
 def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) -> Verdict:
@@ -358,7 +283,19 @@ def judge(target: Evidence, nulls: list[Evidence], rule: VerdictRule, k: int) ->
     z = null_z(target, nulls, rule.damaged_feature)
     if z is not None:
         v.damaged = sorted(int(c) for c in np.nonzero(z >= rule.damaged_z)[0] if c not in v.removed)
+    v.wrecked = wrecked(v, rule)
     return v
+
+
+def wrecked(v: Verdict, rule: VerdictRule) -> bool:
+    """Whether ``v`` reads as a wrecked model by ``rule``'s wrecked reading."""
+    if not rule.wrecked_by or not v.classes:
+        return False
+    if rule.wrecked_by == "hurt":
+        share = len(set(v.removed) | set(v.damaged)) / v.classes
+    else:
+        share = sum(v.probability) / v.classes
+    return share >= rule.wrecked_cut
 
 
 def _z_votes(z: np.ndarray, rule: VerdictRule, named: list[int]) -> list[int]:
@@ -385,9 +322,7 @@ def verdicts(
     nulls: dict[str, list[Evidence]] = {}  # by defence: a model is judged beside its like
     for ev in evidence_of(rows, "null").values():
         nulls.setdefault(ev.defence, []).append(ev)
-    alarms = {
-        d: sum(bool(x.removed) for x in null_false_alarms(n, rule, k)) for d, n in nulls.items()
-    }
+    alarms = {d: sum(x.alarm for x in null_false_alarms(n, rule, k)) for d, n in nulls.items()}
     out = {}
     for key, ev in evidence_of(rows, audited_kind).items():
         mine = nulls.get(ev.defence, [])

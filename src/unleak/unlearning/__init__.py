@@ -13,11 +13,13 @@ from unleak.unlearning import (  # noqa: F401
     bad_teacher,
     boundary_expand,
     boundary_shrink,
+    duck,
     eu_k,
     fisher,
     ft,
     jit,
     l1_sparse,
+    neggrad_plus,
     newton,
     ng,
     rl,
@@ -25,6 +27,7 @@ from unleak.unlearning import (  # noqa: F401
     salun,
     scrub,
     ssd,
+    task_vector,
     unsir,
 )
 from unleak.unlearning.base import (

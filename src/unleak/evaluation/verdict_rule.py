@@ -1,0 +1,135 @@
+"""The verdict's rule: how it combines the attacks, and the one frozen rule every audit reads.
+
+:class:`VerdictRule` holds a candidate (``benchmarks/verdict.py`` replays many on the
+development populations); :data:`RULE` is the one chosen there (docs/protocol.md), frozen here
+and checked against ``benchmarks/results/verdict_rule.json`` by ``tests/test_protocol.py``. How a
+rule is read is :mod:`unleak.evaluation.verdict`'s docstring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from unleak.evaluation.stacking import Stack
+
+Z_VOTES = ("z", "zrel", "namedz")
+# Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
+# reach (rarer among probes, more inversion steps, a less sure genetic search, a larger gain).
+CALIBRATED = {
+    "probe-reach": "rarity",
+    "wb-inversion": "steps_to_90",
+    "bb-genetic": "entropy",
+    "param-diff": "gain",
+}
+
+
+@dataclass(frozen=True)
+class VerdictRule:
+    """How the verdict combines the attacks (see the module docstring)."""
+
+    voters: tuple[str, ...]
+    votes: int
+    max_fpr: float
+    vote_by: str  # "named", "beyond", "z", "zrel", "namedz" or "stacked"
+    z_cut: float  # for the z votes; for "stacked", the probability cut
+    damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
+    damaged_z: float
+    rel_cut: float = 0.0  # for vote_by "zrel"
+    stack: Stack | None = None  # for vote_by "stacked"
+    # the model is wrecked when this share of its K classes is removed or damaged ("hurt"), or
+    # when its removal scores sum to this share of K ("mass"); "" never calls it
+    wrecked_by: str = ""
+    wrecked_cut: float = math.inf
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VerdictRule:
+        """The rule from its JSON form (``dataclasses.asdict`` of it)."""
+        stack = d.get("stack")
+        if stack is not None:
+            stack = Stack(tuple(stack["features"]), tuple(stack["weights"]), stack["intercept"])
+        return cls(**{**d, "voters": tuple(d["voters"]), "stack": stack})
+
+    def describe(self) -> str:
+        damaged = (
+            f"damaged: {self.damaged_feature} at least {self.damaged_z:g} null standard "
+            "deviations out"
+        )
+        if self.wrecked_by:
+            what = {"hurt": "removed or damaged", "mass": "of removal score"}[self.wrecked_by]
+            damaged += f"; wrecked: at least {100 * self.wrecked_cut:.0f}% of the classes {what}"
+        if self.vote_by == "stacked" and self.stack is not None:
+            return f"removed: {self.stack.describe(self.z_cut)}; {damaged}"
+        out = f"at least {self.z_cut:g} null standard deviations out (each class calibrated)"
+        how = {
+            "named": "named by",
+            "beyond": "named, above every null model's score for the class, by",
+            "z": f"{out} for",
+            "zrel": f"{out}, and {self.rel_cut:g} robust deviations above the model's other "
+            "classes, for",
+            "namedz": f"named and {out}, by",
+        }[self.vote_by]
+        heard = (
+            ""
+            if self.max_fpr >= 1
+            else (
+                f"; an attack votes when it flags at most {100 * self.max_fpr:.0f}% of your nulls"
+            )
+        )
+        return f"removed: {how} at least {self.votes} of {', '.join(self.voters)}{heard}; {damaged}"
+
+
+# Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
+# verdict-dev to -dev4 only: the fourth round); tests/test_protocol.py checks they agree.
+_WEIGHTS = (  # (feature, logistic weight): the stacked score of every class
+    ("probe-reach:rarity:z", 1.07271),
+    ("probe-reach:rarity:rel", -0.52987),
+    ("probe-reach:reach:z", 0.0536603),
+    ("probe-reach:reach:rel", 0.406701),
+    ("wb-inversion:deficit:z", 0.0671752),
+    ("wb-inversion:deficit:rel", -0.664637),
+    ("wb-inversion:entropy:z", 0.596671),
+    ("wb-inversion:entropy:rel", 0.359873),
+    ("wb-inversion:confidence:z", 0.0284147),
+    ("wb-inversion:confidence:rel", 0.389323),
+    ("wb-inversion:steps_to_50:z", -0.137297),
+    ("wb-inversion:steps_to_50:rel", 0.421752),
+    ("wb-inversion:steps_to_90:z", -0.406738),
+    ("wb-inversion:steps_to_90:rel", 0.518878),
+    ("bb-genetic:deficit:z", 0.00831577),
+    ("bb-genetic:deficit:rel", -0.118342),
+    ("bb-genetic:entropy:z", 0.777904),
+    ("bb-genetic:entropy:rel", -0.00297706),
+    ("bb-genetic:confidence:z", -0.0355753),
+    ("bb-genetic:confidence:rel", -0.242316),
+    ("bb-genetic:best_log_prob:z", 0.459279),
+    ("bb-genetic:best_log_prob:rel", -0.0715693),
+    ("param-diff:gain:z", 0.489694),
+    ("param-diff:gain:rel", -0.517465),
+    ("probe-reach:named", 1.10532),
+    ("probe-reach:share", -0.283988),
+    ("wb-inversion:named", -0.266541),
+    ("wb-inversion:share", 0.0),
+    ("bb-genetic:named", 1.43598),
+    ("bb-genetic:share", 1.16875),
+    ("param-diff:named", 1.0097),
+    ("param-diff:share", -0.295403),
+)
+RULE = VerdictRule(
+    voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
+    votes=1,
+    max_fpr=1.0,
+    vote_by="stacked",
+    z_cut=0.3,
+    damaged_feature="probe-reach:rarity",
+    damaged_z=4.0,
+    rel_cut=0.0,
+    stack=Stack(
+        features=tuple(f for f, _ in _WEIGHTS),
+        weights=tuple(w for _, w in _WEIGHTS),
+        intercept=-6.76574,
+    ),
+    wrecked_by="hurt",
+    wrecked_cut=0.6,
+)
