@@ -181,6 +181,31 @@ def test_a_stacked_rule_reads_each_class_against_your_nulls_and_the_other_classe
     assert (share == 1.0).all()
 
 
+def test_a_model_that_lost_most_of_its_classes_reads_as_wrecked():
+    from unleak.evaluation.verdict import VerdictRule, judge, lost_retained, null_false_alarms
+
+    assert RULE.wrecked_by == "hurt" and 0 < RULE.wrecked_cut <= 1  # the frozen reading
+    named = ("probe-reach",), 1, 1.0, "named", 0.0, "probe-reach:rarity", 4
+    rule = VerdictRule(*named, wrecked_by="hurt", wrecked_cut=0.6)
+    nulls = _nulls(n=12, k=10)
+    mine = {a: {f: [0.0] * 10} for a, f in CALIBRATED.items()}
+    mine["probe-reach"]["rarity"] = [5.0] * 5 + [0.0] * 5  # five classes far weaker
+    five = judge(_evidence("m", mine, {"probe-reach": [0, 1]}), nulls, rule, 10)
+    assert five.removed == [0, 1] and five.damaged == [2, 3, 4] and not five.wrecked
+    mine["probe-reach"]["rarity"] = [5.0] * 7 + [0.0] * 3  # seven of ten: more than a forget set
+    seven = judge(_evidence("m", mine, {"probe-reach": [0, 1]}), nulls, rule, 10)
+    assert seven.wrecked and seven.alarm and seven.to_dict()["wrecked"] is True
+    text = seven.sentence()
+    assert text.startswith("WRECKED: 7 of 10 classes removed or damaged")
+    assert "cannot be told from the damage; removed: class 0 (" in text
+    assert not any(x.alarm for x in null_false_alarms(nulls, rule, 10))
+    # the labelled check: under half the original's accuracy on the classes outside the forget set
+    original = [1.0] * 10
+    assert lost_retained([0.0] + [0.4] * 9, original, [0])
+    assert not lost_retained([0.0] + [0.9] * 9, original, [0])
+    assert not lost_retained([], original, [0])
+
+
 def test_the_verdict_text():
     from unleak.evaluation.verdict import Verdict, Voter
 
