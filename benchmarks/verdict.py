@@ -107,20 +107,24 @@ def alone(attack: str) -> VerdictRule:
     return VerdictRule((attack,), 1, 1.0, "named", 0.0, *NO_DAMAGE)
 
 
-# Removal rules of the grid, reported beside the chosen one for diagnosis only: 1 of 3 attacks
-# that flag no null, at their own cuts; 2 of 3 at their own cuts; the second round's frozen rule.
-# None is chosen by looking at the test rows; they show whether the test's misses are the rule's
-# or the population's.
-DIAGNOSTIC = {
-    "named, 1 of 3 clean (diagnostic)": VerdictRule(ATTACKS[:3], 1, 0.0, "named", 0.0, *NO_DAMAGE),
-    "named, 2 of 3 (diagnostic)": VerdictRule(ATTACKS[:3], 2, 0.05, "named", 0.0, *NO_DAMAGE),
-    # the earlier rounds' frozen removal rules, for comparison with the fourth's
-    "second round's rule (diagnostic)": VerdictRule(
-        ATTACKS[:3], 2, 0.05, "zrel", 15.0, *NO_DAMAGE, 2.0
-    ),
-    # the third round's stacked rule, as frozen then (no wrecked reading)
-    "third round's rule (diagnostic)": VerdictRule.from_dict(load("verdict_rule_round3")["rule"]),
-}
+def diagnostic() -> dict[str, VerdictRule]:
+    """Rules reported beside the chosen one for diagnosis only: 1 of 3 attacks that flag no
+    null, at their own cuts; 2 of 3 at their own cuts; the second and third rounds' frozen
+    rules. None is chosen by looking at the test rows; they show whether the test's misses are
+    the rule's or the population's."""
+    return {
+        "named, 1 of 3 clean (diagnostic)": VerdictRule(
+            ATTACKS[:3], 1, 0.0, "named", 0.0, *NO_DAMAGE
+        ),
+        "named, 2 of 3 (diagnostic)": VerdictRule(ATTACKS[:3], 2, 0.05, "named", 0.0, *NO_DAMAGE),
+        "second round's rule (diagnostic)": VerdictRule(
+            ATTACKS[:3], 2, 0.05, "zrel", 15.0, *NO_DAMAGE, 2.0
+        ),
+        # as frozen then: stacked, no wrecked reading
+        "third round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round3")["rule"]
+        ),
+    }
 
 
 def with_damage(rule: VerdictRule, feature: str, z: float) -> VerdictRule:
@@ -197,8 +201,7 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             t.aware_hits += v.wrecked if wrecked else hit and not v.wrecked
             if not hit:
                 t.misses.append(f"{u.name}/{name}: {sorted(forget)} -> {v.removed}")
-            fa = sum(truth["per_class"][c] for c in forget) / len(forget)
-            if fa > PARTLY:
+            if verdict_stack.forget_acc(truth) > PARTLY:
                 t.partly += 1
                 t.partly_hits += hit
             hurt = hurt_classes(truth["per_class"], u.original, forget)
@@ -274,7 +277,7 @@ def report() -> dict[str, Any]:
         rows = {"verdict": sum(by_unit.values(), Tally())}
         for a in ATTACKS:
             rows[a] = tally(units, alone(a))
-        for name, rule in DIAGNOSTIC.items():  # other candidates, shown, never chosen here
+        for name, rule in diagnostic().items():  # other candidates, shown, never chosen here
             rows[name] = tally(units, rule)
         methods = sorted({t["method"] for u in units for t in u.truth.values()})
         by_method = {
@@ -302,7 +305,7 @@ def report() -> dict[str, Any]:
             return sum(xs) / len(xs)
 
         efficacy = {
-            "forget_acc": mean([mean([t["per_class"][c] for c in t["forget"]]) for _, t in models]),
+            "forget_acc": mean([verdict_stack.forget_acc(t) for _, t in models]),
             "retain_acc": mean(
                 [
                     mean([a for c, a in enumerate(t["per_class"]) if c not in t["forget"]])
@@ -430,7 +433,7 @@ def markdown(out: dict[str, Any]) -> str:
                 "**verdict**"
                 if name == "verdict"
                 else name
-                if name in DIAGNOSTIC
+                if name.endswith("(diagnostic)")
                 else f"{name} alone"
             )
             lines.append(

@@ -51,6 +51,11 @@ class Candidate:
         return (len(FEATURE_SETS[self.features]), self.c, -self.cut)
 
 
+def forget_acc(truth: dict[str, Any]) -> float:
+    """A model's mean test accuracy on its forget set (truth.json's per-class accuracy)."""
+    return float(np.mean([truth["per_class"][c] for c in truth["forget"]]))
+
+
 def model_rows(units: list[Any]) -> list[ModelRows]:
     """Rows of every unlearned model and every null (judged with the unit's other nulls)."""
     out = []
@@ -58,7 +63,7 @@ def model_rows(units: list[Any]) -> list[ModelRows]:
         for name, ev in u.unlearned.items():
             t = u.truth[name]
             y = np.isin(np.arange(u.k), t["forget"]).astype(int)
-            fa = float(np.mean([t["per_class"][c] for c in t["forget"]]))
+            fa = forget_acc(t)
             wrecked = lost_retained(t["per_class"], u.original, t["forget"])
             x = class_features(ev, u.nulls, u.k, EVERY)
             out.append(ModelRows(x, y, False, fa, wrecked))
@@ -136,8 +141,8 @@ def choose(by_pop: dict[str, list[ModelRows]]) -> tuple[Candidate, list[dict[str
 
 
 def held_out(by_pop: dict[str, list[ModelRows]]) -> dict[str, Any]:
-    """The stacked family's procedure run three times: choose on two populations (their own
-    leave-one-out), refit on both, score the third."""
+    """The stacked family's procedure once per development population: choose on the others
+    (their own leave-one-out), refit on them, score the one held out."""
     total: dict[str, int] = {}
     chosen = {}
     for held in by_pop:

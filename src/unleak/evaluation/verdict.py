@@ -114,6 +114,11 @@ class Verdict:
         return sorted(hurt_classes(self.accuracy, self.original_accuracy, self.removed))
 
     @property
+    def weakened(self) -> list[int]:
+        """Classes removed or damaged: what the wrecked reading ``hurt`` counts."""
+        return sorted(set(self.removed) | set(self.damaged))
+
+    @property
     def alarm(self) -> bool:
         """Whether the verdict says anything happened (a class removed, or the model wrecked):
         on a null model, a false alarm."""
@@ -151,11 +156,10 @@ class Verdict:
 
         heard = sum(v.votes for v in self.voters)
         if self.wrecked:
-            hurt = len(set(self.removed) | set(self.damaged))
             head = (
-                f"WRECKED: {hurt} of {self.classes} classes removed or damaged, more than "
-                "unlearning a forget set leaves; which were asked to be forgotten cannot be "
-                "told from the damage; removed: "
+                f"WRECKED: {len(self.weakened)} of {self.classes} classes removed or damaged, "
+                "more than unlearning a forget set leaves; which were asked to be forgotten "
+                "cannot be told from the damage; removed: "
                 + (", ".join(f"class {name(c)} ({why(c)})" for c in self.removed) or "none")
             )
         elif self.removed:
@@ -228,7 +232,8 @@ def lost_retained(accuracy: list[float], original: list[float], forget: Iterable
     classes outside ``forget`` (the labelled check of ``wrecked``; False without labels)."""
     if not accuracy or len(accuracy) != len(original):
         return False
-    keep = [c for c in range(len(accuracy)) if c not in set(forget)]
+    skip = set(forget)
+    keep = [c for c in range(len(accuracy)) if c not in skip]
     if not keep:
         return False
     mine = sum(accuracy[c] for c in keep) / len(keep)
@@ -292,7 +297,7 @@ def wrecked(v: Verdict, rule: VerdictRule) -> bool:
     if not rule.wrecked_by or not v.classes:
         return False
     if rule.wrecked_by == "hurt":
-        share = len(set(v.removed) | set(v.damaged)) / v.classes
+        share = len(v.weakened) / v.classes
     else:
         share = sum(v.probability) / v.classes
     return share >= rule.wrecked_cut
