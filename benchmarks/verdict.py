@@ -17,20 +17,23 @@ beside the verdict, each attack alone at its frozen rule.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import itertools
 import json
 import sys
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 from benchmarks import verdict_stack
-from benchmarks.common import load, save
+from benchmarks.common import RESULTS, load, save
 from benchmarks.docs import splice_section
 from benchmarks.verdict_pop import OUT
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import Results
 from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged", shared
     RULE,
+    Answer,
     Evidence,
     VerdictRule,
     evidence_of,
@@ -67,30 +70,79 @@ class Unit:
 
 
 # population -> its folder under runs/verdict (each round made the last test development)
-FOLDERS = {"dev": "dev", "dev2": "test", "dev3": "test2", "dev4": "test3", "test4": "test4"}
+FOLDERS = {
+    "dev": "dev",
+    "dev2": "test",
+    "dev3": "test2",
+    "dev4": "test3",
+    "test4": "test4",
+    "test5": "test5",
+}
 DEVELOPMENT = ("dev", "dev2", "dev3", "dev4")
 
 
+# each population's evidence, stored compactly once built: what select and report read, so a
+# clone without runs/ (never committed: models, probe sets) replays both without retraining
+EVIDENCE = RESULTS / "verdict_evidence"
+
+
+def _unit_of(truth: dict[str, Any], unlearned: dict[str, Evidence], nulls: list[Evidence]) -> Unit:
+    return Unit(
+        truth["unit"],
+        len(truth["original"]),
+        truth["original"],
+        truth["models"],
+        unlearned,
+        nulls,
+        truth.get("failed", {}),
+    )
+
+
+def _evidence(d: dict[str, Any]) -> Evidence:
+    answers = {k: Answer(**a) for k, a in d["answers"].items()}
+    return Evidence(d["model"], d["defence"], answers, d["failed"])
+
+
 def load_units(population: str) -> list[Unit]:
+    """The population's units from its run folders, else from its stored evidence."""
     units = []
     for d in sorted((OUT / FOLDERS[population]).glob("*/truth.json")):
         truth = json.loads(d.read_text())
         rows = Results.load(d.parent / "audit" / "results.jsonl")
-        unlearned = evidence_of(rows, "audited")
         nulls = list(evidence_of(rows, "null").values())
-        k = len(truth["original"])
-        units.append(
-            Unit(
-                truth["unit"],
-                k,
-                truth["original"],
-                truth["models"],
-                unlearned,
-                nulls,
-                truth.get("failed", {}),
-            )
-        )
+        units.append(_unit_of(truth, evidence_of(rows, "audited"), nulls))
+    stored = EVIDENCE / f"{population}.json.gz"
+    if units or not stored.is_file():
+        return units
+    for u in json.loads(gzip.decompress(stored.read_bytes())):
+        unlearned = {k: _evidence(e) for k, e in u["unlearned"].items()}
+        units.append(_unit_of(u["truth"], unlearned, [_evidence(e) for e in u["nulls"]]))
     return units
+
+
+def store(population: str) -> Path:
+    """Write the population's evidence (truth, every model's and null's answers) from its runs."""
+    units = [u for u in load_units(population) if u.truth]
+    if not (OUT / FOLDERS[population]).is_dir():
+        raise SystemExit(f"no runs of verdict-{population} here: build it first")
+    payload = [
+        {
+            "truth": {
+                "unit": u.name,
+                "original": u.original,
+                "models": u.truth,
+                "failed": u.failed,
+            },
+            "unlearned": {k: asdict(e) for k, e in u.unlearned.items()},
+            "nulls": [asdict(e) for e in u.nulls],
+        }
+        for u in units
+    ]
+    EVIDENCE.mkdir(parents=True, exist_ok=True)
+    path = EVIDENCE / f"{population}.json.gz"
+    # mtime 0: the same evidence gives the same bytes
+    path.write_bytes(gzip.compress(json.dumps(payload).encode(), mtime=0))
+    return path
 
 
 NO_DAMAGE = ("probe-reach:rarity", 1e9)  # the removal rule is chosen without damaged classes
@@ -269,9 +321,12 @@ def select() -> dict[str, Any]:
 
 def report() -> dict[str, Any]:
     out: dict[str, Any] = {"rule": asdict(RULE), "populations": {}}
+    before = (load("verdict") or {}).get("populations", {})
     for pop in FOLDERS:
         units = load_units(pop)
         if not units:
+            if pop in before:  # neither runs nor stored evidence here: its figures as measured
+                out["populations"][pop] = before[pop]
             continue
         by_unit = {u.name: tally([u], RULE) for u in units}
         rows = {"verdict": sum(by_unit.values(), Tally())}
@@ -478,4 +533,7 @@ def markdown(out: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    {"select": select, "report": report}[sys.argv[1]]()
+    if sys.argv[1] == "store":
+        store(sys.argv[2])
+    else:
+        {"select": select, "report": report}[sys.argv[1]]()

@@ -7,6 +7,7 @@ models, no forget set given.
     python -m benchmarks.verdict_pop test2    # the second round's test (verdict-test is dev2)
     python -m benchmarks.verdict_pop test3    # the third round's test (test2 is dev3)
     python -m benchmarks.verdict_pop test4    # the fourth round's test (test3 is dev4)
+    python -m benchmarks.verdict_pop test5    # the fifth round's test (the fourth round's rule)
 
 Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
 its forget set and per-class test accuracy, and the original's.
@@ -85,6 +86,16 @@ TEST4_METHODS = [
     ("duck", {"lr": 4e-3}),
 ]
 
+# the fifth round's test: methods implemented for it, never developed on; the second setting of
+# each is declared in docs/protocol.md (lf-ssd at alpha 5; adv-unlearn at the authors' CIFAR-100
+# and ImageNet count of adversarial examples)
+TEST5_METHODS = [
+    ("lf-ssd", {}),
+    ("adv-unlearn", {}),
+    ("lf-ssd", {"alpha": 5.0}),
+    ("adv-unlearn", {"adv_per_sample": 200}),
+]
+
 
 @dataclass
 class Unit:
@@ -132,6 +143,13 @@ POPULATIONS = {
         *(Unit("digits", "cnn", s, TEST4_METHODS) for s in (80, 81, 82, 83)),
         *(Unit("digits", "mlp", s, TEST4_METHODS) for s in (80, 81)),
         Unit("fashion-mnist", "mlp", 82, TEST4_METHODS),
+    ],
+    "test5": [
+        *(Unit("mnist", "userlenet", s, TEST5_METHODS) for s in (90, 91)),
+        Unit("mnist", "lenet5", 92, TEST5_METHODS),
+        Unit("fashion-mnist", "lenet5", 93, TEST5_METHODS),
+        *(Unit("digits", "cnn", s, TEST5_METHODS) for s in (90, 91, 92, 93)),
+        *(Unit("digits", "mlp", s, TEST5_METHODS) for s in (90, 91)),
     ],
 }
 

@@ -9,6 +9,7 @@ Methods of your own plug in by file (``PATH.py:NAME``), entry point (``unleak.me
 
 # Importing the method modules registers them.
 from unleak.unlearning import (  # noqa: F401
+    adv_unlearn,
     au,
     bad_teacher,
     boundary_expand,
@@ -19,6 +20,7 @@ from unleak.unlearning import (  # noqa: F401
     ft,
     jit,
     l1_sparse,
+    lf_ssd,
     neggrad_plus,
     newton,
     ng,

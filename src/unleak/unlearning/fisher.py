@@ -28,7 +28,7 @@ from unleak import models
 from unleak.data.core import Split
 from unleak.training import History, TrainRun
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
-from unleak.unlearning.ssd import squared_gradients
+from unleak.unlearning.ssd import gradient_importance
 
 
 class FisherConfig(UnlearnConfig):
@@ -43,7 +43,7 @@ def fisher(
 ) -> TrainRun:
     start = time.perf_counter()
     model.to(config.device)
-    fr = squared_gradients(
+    fr = gradient_importance(
         model,
         retain,
         config.batch_size,

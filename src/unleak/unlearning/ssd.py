@@ -38,7 +38,7 @@ class SSDConfig(UnlearnConfig):
     max_samples: int = Field(20_000, ge=1, description="samples of the full data for []_D")
 
 
-def squared_gradients(
+def gradient_importance(
     model: nn.Module,
     data: Split,
     batch_size: int,
@@ -46,10 +46,13 @@ def squared_gradients(
     max_samples: int | None = None,
     seed: int = 0,
     sampled_labels: bool = False,
+    label_free: bool = False,
 ) -> dict[str, torch.Tensor]:
     """The mean over batches of each parameter's squared cross-entropy gradient (a diagonal
     Fisher estimate). ``sampled_labels``: labels drawn from the model's own softmax (the true
-    Fisher) instead of the data's (the empirical one)."""
+    Fisher) instead of the data's (the empirical one). ``label_free``: instead, the absolute
+    gradient of the batch's mean squared l2 norm of the logits (LF-SSD's sensitivity; no
+    labels are read)."""
     params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     dev = next(iter(params.values())).device
     gen = torch.Generator().manual_seed(seed)
@@ -64,9 +67,11 @@ def squared_gradients(
             if sampled_labels:
                 y = torch.multinomial(logits.detach().softmax(1).cpu(), 1, generator=gen)
                 y = y.squeeze(1).to(dev)
-            grads = torch.autograd.grad(F.cross_entropy(logits, y), list(params.values()))
+            # LF-SSD's sensitivity is the output norm's; SSD's and Fisher's the loss's
+            objective = logits.pow(2).sum(1).mean() if label_free else F.cross_entropy(logits, y)
+            grads = torch.autograd.grad(objective, list(params.values()))
             for k, g in zip(params, grads, strict=True):
-                total[k] += g.detach() ** 2
+                total[k] += g.detach().abs() if label_free else g.detach() ** 2
     return {k: v / max(len(batches), 1) for k, v in total.items()}
 
 
@@ -79,16 +84,28 @@ def ssd(
     full = Split(
         torch.cat([retain.x, forget.x]), torch.cat([retain.y, forget.y]), retain.num_classes
     )
-    imp_f = squared_gradients(model, forget, config.batch_size)
-    imp_d = squared_gradients(
+    imp_f = gradient_importance(model, forget, config.batch_size)
+    imp_d = gradient_importance(
         model, full, config.batch_size, max_samples=config.max_samples, seed=config.seed
     )
+    dampen(model, imp_f, imp_d, config.alpha, config.dampening)
+    return TrainRun(model, History(seconds=time.perf_counter() - start, stopped="no training"))
+
+
+def dampen(
+    model: nn.Module,
+    imp_f: dict[str, torch.Tensor],
+    imp_d: dict[str, torch.Tensor],
+    alpha: float,
+    dampening: float,
+) -> None:
+    """SSD's step, in place: every weight whose forget importance exceeds ``alpha`` times its
+    full-data importance is scaled by ``min(dampening * imp_d / imp_f, 1)``."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name not in imp_f:
                 continue
             f, d = imp_f[name], imp_d[name]
-            chosen = f > config.alpha * d
-            factor = (config.dampening * d / f.clamp_min(1e-30)).clamp(max=1.0)
+            chosen = f > alpha * d
+            factor = (dampening * d / f.clamp_min(1e-30)).clamp(max=1.0)
             p.mul_(torch.where(chosen, factor, torch.ones_like(p)))
-    return TrainRun(model, History(seconds=time.perf_counter() - start, stopped="no training"))
