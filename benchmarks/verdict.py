@@ -20,6 +20,7 @@ import dataclasses
 import gzip
 import itertools
 import json
+import logging
 import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 from benchmarks import verdict_stack
 from benchmarks.common import RESULTS, load, save
 from benchmarks.docs import splice_section
-from benchmarks.verdict_pop import OUT
+from benchmarks.verdict_pop import OUT, POPULATIONS
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import Results
 from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged", shared
@@ -43,6 +44,7 @@ from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged",
     null_false_alarms,
 )
 
+log = logging.getLogger("benchmarks.verdict")
 ATTACKS = ("probe-reach", "wb-inversion", "bb-genetic", "param-diff")
 DAMAGED_FEATURES = (
     "probe-reach:rarity",
@@ -53,6 +55,7 @@ DAMAGED_FEATURES = (
 )
 DAMAGED_Z = (2.0, 3.0, 4.0, 6.0, 8.0)
 PARTLY = 0.2  # truth: a partly forgotten model keeps more than this forget-set accuracy
+KEPT = 0.8  # truth (fifth round): a model that kept this share of the original's forget accuracy
 NULL_DAMAGE_LIMIT = 0.10  # a damaged cut may show damage on at most this share of dev's nulls
 
 
@@ -111,6 +114,12 @@ def load_units(population: str) -> list[Unit]:
         rows = Results.load(d.parent / "audit" / "results.jsonl")
         nulls = list(evidence_of(rows, "null").values())
         units.append(_unit_of(truth, evidence_of(rows, "audited"), nulls))
+    declared = {u.name for u in POPULATIONS[FOLDERS[population]]}
+    if units and {u.name for u in units} != declared:  # still building: not the population
+        log.warning(
+            "verdict-%s: %d of %d units built; not read", population, len(units), len(declared)
+        )
+        units = []
     stored = EVIDENCE / f"{population}.json.gz"
     if units or not stored.is_file():
         return units
@@ -202,6 +211,10 @@ class Tally:
     sound_hits: int = 0  # exact-set hits on models not wrecked by truth
     aware_hits: int = 0  # wrecked: called wrecked; otherwise an exact set, not called wrecked
     aware_false_alarms: int = 0  # nulls with a class removed or called wrecked
+    # the fifth round's slices: what the request left in place, and what the model did
+    kept: int = 0  # models that kept KEPT of the original's forget-set accuracy
+    unkept_hits: int = 0  # exact-set hits on the others
+    effect_hits: int = 0  # removed set == the forget classes brought to at most PARTLY
     misses: list[str] = field(default_factory=list)
 
     def __add__(self, other: Tally) -> Tally:
@@ -228,6 +241,8 @@ class Tally:
             "wrecked_on_sound": cell(self.sound_said, sound),
             "aware": cell(self.aware_hits, self.models),
             "aware_fpr": cell(self.aware_false_alarms, self.nulls),
+            "unkept": cell(self.unkept_hits, self.models - self.kept),
+            "effect": cell(self.effect_hits, self.models),
         }
 
 
@@ -251,6 +266,13 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             t.sound_said += not wrecked and v.wrecked
             t.sound_hits += not wrecked and hit
             t.aware_hits += v.wrecked if wrecked else hit and not v.wrecked
+            kept = verdict_stack.forget_acc(truth) >= KEPT * sum(
+                u.original[c] for c in forget
+            ) / len(forget)
+            t.kept += kept
+            t.unkept_hits += hit and not kept
+            removed = {c for c in forget if truth["per_class"][c] <= PARTLY}
+            t.effect_hits += set(v.removed) == removed
             if not hit:
                 t.misses.append(f"{u.name}/{name}: {sorted(forget)} -> {v.removed}")
             if verdict_stack.forget_acc(truth) > PARTLY:
@@ -413,19 +435,28 @@ def markdown(out: dict[str, Any]) -> str:
         + VerdictRule.from_dict(out["rule"]).describe()
         + '. Fourth round (docs/protocol.md, "The verdict\'s fourth round"): chosen on '
         "`verdict-dev` to `verdict-dev4` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test4`; each unit is one original audited with its 24 default null "
-        "models, no forget set given. Hit: the removed set is exactly the forget set. False "
-        "alarms: each null model judged with the other 23 as its nulls. Forgotten: models whose "
-        "forget-set test accuracy is at most 0.2 (partly forgotten: above). Wrecked (truth, by "
-        "labels): the model kept under half the original's test accuracy on the classes outside "
-        "the forget set; sound: not wrecked. Wrecked-aware hit: a wrecked model called wrecked, "
-        "or a sound model's exact set without calling it wrecked; its false alarms: a null with "
-        "a class removed or called wrecked. 95% Wilson intervals.",
+        "fresh `verdict-test4`, and in the fifth round, unchanged, on the fresh `verdict-test5`"
+        " (new methods, MNIST-sized LeNets); each unit is one original audited with its 24 "
+        "default null models, no forget set given. Hit: the removed set is exactly the forget "
+        "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
+        "models whose forget-set test accuracy is at most 0.2 (partly forgotten: above). "
+        "Wrecked (truth, by labels): the model kept under half the original's test accuracy on "
+        "the classes outside the forget set; sound: not wrecked. Wrecked-aware hit: a wrecked "
+        "model called wrecked, or a sound model's exact set without calling it wrecked; its "
+        "false alarms: a null with a class removed or called wrecked. Fifth round's slices: "
+        "*kept*, a model whose forget-set test accuracy is at least 0.8 of the original's (the "
+        "request left in place); *by effect*, the removed set against the forget classes the "
+        "model brought to at most 0.2 test accuracy. 95% Wilson intervals.",
         "",
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
-        "    python -m benchmarks.verdict_pop test4",
+        "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
+        "    python -m benchmarks.verdict store test5   # benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
+        "",
+        "A population with neither runs nor stored evidence on the machine that reports keeps its "
+        "figures as last measured (the rule is the same); `verdict-test5` is replayed from its "
+        "stored evidence.",
         "",
     ]
     chosen = load("verdict_rule")
@@ -473,6 +504,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev2": "development: the first round's test",
             "dev3": "development: the second round's test",
             "dev4": "development: the third round's test",
+            "test4": "held out: the fourth round's test",
+            "test5": "held out: the fifth round's test, the same rule",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "
@@ -521,6 +554,14 @@ def markdown(out: dict[str, Any]) -> str:
             "By method: " + "; ".join(f"{m} {_cell(c)}" for m, c in p["by_method"].items()),
             "",
         ]
+        v = p["rows"]["verdict"]
+        if "unkept" in v:  # the fifth round's slices (earlier rounds' stored rows lack them)
+            kept = v["hit"]["n"] - v["unkept"]["n"]
+            lines += [
+                f"Kept their forget set: {kept} of the {v['hit']['n']} models; on the others the "
+                f"verdict hits {_cell(v['unkept'])}. By effect: {_cell(v['effect'])}.",
+                "",
+            ]
         if p["misses"]:
             lines += ["Misses: " + "; ".join(f"`{m}`" for m in p["misses"]), ""]
         if p.get("failed"):

@@ -225,6 +225,17 @@ def test_the_verdict_text():
     )
     d = v.to_dict()
     assert d["removed"] == [3] and d["damaged"] == [7] and d["fpr"] == 0.0
+    assert d["requested"] == [] and d["requested_not_removed"] == []
+    # told the request: what it left in place, and what was removed beyond it
+    v.requested, v.accuracy = [3, 5], [1.0] * 3 + [0.0] + [1.0] + [0.97] + [1.0] * 2
+    v.removed = [3, 6]
+    assert (
+        "; you asked to forget 3, 5: not read removed: 5 (test accuracy 0.97); removed beyond "
+        "it: 6; verdict's" in v.sentence()
+    )
+    assert v.to_dict()["requested_not_removed"] == [5]
+    v.requested = [3, 6]
+    assert "; you asked to forget 3, 6: all read removed; verdict's" in v.sentence()
     none = Verdict("m.pt")
     assert none.sentence() == (
         "no verdict without null models; false-alarm rate not measured (no null models: give "

@@ -90,6 +90,13 @@ class Verdict:
     probability: list[float] = field(default_factory=list)  # per class, for a stacked rule
     caveat: str = ""  # the stacked score read far from how it was fitted
     wrecked: bool = False  # so much is removed or damaged that no forget set can be read
+    requested: list[int] = field(default_factory=list)  # the forget set you named, if you did
+
+    @property
+    def unmet(self) -> list[int]:
+        """Classes you asked to forget that the verdict does not read as removed: the model may
+        still hold them (nothing that reads the model tells a kept class from an intact one)."""
+        return [c for c in self.requested if c not in self.removed]
 
     @property
     def fpr(self) -> float:
@@ -184,7 +191,22 @@ class Verdict:
             )
             damaged += f"; also hurt: {', '.join(map(str, also))})" if also else ")"
         warn = f"; {self.caveat}" if self.caveat else ""
-        return f"{head}{damaged}; {self.fpr_text()}{warn}"
+        return f"{head}{damaged}{self._against_request(name)}; {self.fpr_text()}{warn}"
+
+    def _against_request(self, name: Callable[[int], str]) -> str:
+        if not self.requested:
+            return ""
+        text = f"; you asked to forget {', '.join(map(name, self.requested))}: "
+        if not self.unmet:
+            text += "all read removed"
+        else:
+            acc = self.accuracy  # your labelled test data's, where it has labels
+            text += "not read removed: " + ", ".join(
+                name(c) + (f" (test accuracy {acc[c]:.2f})" if c < len(acc) else "")
+                for c in self.unmet
+            )
+        beyond = [c for c in self.removed if c not in self.requested]
+        return text + (f"; removed beyond it: {', '.join(map(name, beyond))}" if beyond else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -209,6 +231,8 @@ class Verdict:
             "probability": self.probability,
             "caveat": self.caveat,
             "wrecked": self.wrecked,
+            "requested": self.requested,
+            "requested_not_removed": self.unmet,
         }
 
 

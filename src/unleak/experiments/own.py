@@ -139,8 +139,9 @@ def audit_own(
         advance()
     judged = verdicts(rows, AUDITED)
     before = eff.get("original", {}).get("per_class", [])
-    for path, v in judged.items():  # the labelled check of "damaged"
+    for path, v in judged.items():  # the labelled check of "damaged", and your request
         v.accuracy, v.original_accuracy = list(eff.get(path, {}).get("per_class", [])), list(before)
+        v.requested = list(forget)
     return rows, eff, details, judged
 
 

@@ -27,15 +27,12 @@ development; its sensitivity is not.
 
 from __future__ import annotations
 
-import time
-
-import torch
 from torch import nn
 
 from unleak.data.core import Split
-from unleak.training import History, TrainRun
+from unleak.training import TrainRun
 from unleak.unlearning.base import UnlearnContext, builtin_method
-from unleak.unlearning.ssd import SSDConfig, dampen, gradient_importance
+from unleak.unlearning.ssd import SSDConfig, dampen
 
 
 class LFSSDConfig(SSDConfig):
@@ -46,19 +43,4 @@ class LFSSDConfig(SSDConfig):
 def lf_ssd(
     model: nn.Module, retain: Split, forget: Split, config: LFSSDConfig, ctx: UnlearnContext
 ) -> TrainRun:
-    start = time.perf_counter()
-    model.to(config.device)
-    full = Split(
-        torch.cat([retain.x, forget.x]), torch.cat([retain.y, forget.y]), retain.num_classes
-    )
-    imp_f = gradient_importance(model, forget, config.batch_size, label_free=True)
-    imp_d = gradient_importance(
-        model,
-        full,
-        config.batch_size,
-        max_samples=config.max_samples,
-        seed=config.seed,
-        label_free=True,
-    )
-    dampen(model, imp_f, imp_d, config.alpha, config.dampening)
-    return TrainRun(model, History(seconds=time.perf_counter() - start, stopped="no training"))
+    return dampen(model, retain, forget, config, label_free=True)

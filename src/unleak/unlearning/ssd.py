@@ -79,33 +79,35 @@ def gradient_importance(
 def ssd(
     model: nn.Module, retain: Split, forget: Split, config: SSDConfig, ctx: UnlearnContext
 ) -> TrainRun:
+    return dampen(model, retain, forget, config)
+
+
+def dampen(
+    model: nn.Module, retain: Split, forget: Split, config: SSDConfig, *, label_free: bool = False
+) -> TrainRun:
+    """SSD's step, in place: the importances on the forget data ([]_f) and on all training data
+    ([]_D, forget included), then every weight with []_f > ``alpha`` x []_D is scaled by
+    ``min(dampening x []_D / []_f, 1)``. ``label_free``: LF-SSD's importance (no labels read)."""
     start = time.perf_counter()
     model.to(config.device)
     full = Split(
         torch.cat([retain.x, forget.x]), torch.cat([retain.y, forget.y]), retain.num_classes
     )
-    imp_f = gradient_importance(model, forget, config.batch_size)
+    imp_f = gradient_importance(model, forget, config.batch_size, label_free=label_free)
     imp_d = gradient_importance(
-        model, full, config.batch_size, max_samples=config.max_samples, seed=config.seed
+        model,
+        full,
+        config.batch_size,
+        max_samples=config.max_samples,
+        seed=config.seed,
+        label_free=label_free,
     )
-    dampen(model, imp_f, imp_d, config.alpha, config.dampening)
-    return TrainRun(model, History(seconds=time.perf_counter() - start, stopped="no training"))
-
-
-def dampen(
-    model: nn.Module,
-    imp_f: dict[str, torch.Tensor],
-    imp_d: dict[str, torch.Tensor],
-    alpha: float,
-    dampening: float,
-) -> None:
-    """SSD's step, in place: every weight whose forget importance exceeds ``alpha`` times its
-    full-data importance is scaled by ``min(dampening * imp_d / imp_f, 1)``."""
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name not in imp_f:
                 continue
             f, d = imp_f[name], imp_d[name]
-            chosen = f > alpha * d
-            factor = (dampening * d / f.clamp_min(1e-30)).clamp(max=1.0)
+            chosen = f > config.alpha * d
+            factor = (config.dampening * d / f.clamp_min(1e-30)).clamp(max=1.0)
             p.mul_(torch.where(chosen, factor, torch.ones_like(p)))
+    return TrainRun(model, History(seconds=time.perf_counter() - start, stopped="no training"))
