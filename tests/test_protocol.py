@@ -157,16 +157,17 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     assert (best["by"], best["cut"]) == (RULE.wrecked_by, RULE.wrecked_cut)
 
 
-def test_the_fifth_rounds_figures_replay_from_its_stored_evidence(monkeypatch, tmp_path):
-    """verdict.json's verdict-test5 rows are the frozen RULE applied to the evidence committed in
-    benchmarks/results/verdict_evidence (no runs/ needed), and that evidence is the declared
-    population's: every unit, every method setting, nothing else."""
+@pytest.mark.parametrize("population", ["test4", "test5"])
+def test_the_held_out_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
+    """verdict.json's rows of a stored test population are the frozen RULE applied to the
+    evidence committed in benchmarks/results/verdict_evidence (no runs/ needed), and that
+    evidence is the declared population's: every unit, every method setting, nothing else."""
     from benchmarks import verdict
     from benchmarks.verdict_pop import POPULATIONS, method_label
 
     monkeypatch.setattr(verdict, "OUT", tmp_path)  # as on a clone: no runs/ here
-    units = verdict.load_units("test5")
-    declared = POPULATIONS["test5"]
+    units = verdict.load_units(population)
+    declared = POPULATIONS[verdict.FOLDERS[population]]
     assert sorted(u.name for u in units) == sorted(u.name for u in declared)
     by_name = {d.name: d for d in declared}
     for u in units:
@@ -175,5 +176,5 @@ def test_the_fifth_rounds_figures_replay_from_its_stored_evidence(monkeypatch, t
         assert ran == {method_label(m, o) for m, o in d.methods}, u.name
         assert len(u.nulls) == 24 and set(u.unlearned) == set(u.truth)
     reported = json.loads((ROOT / "benchmarks" / "results" / "verdict.json").read_text())
-    row = reported["populations"]["test5"]["rows"]["verdict"]
+    row = reported["populations"][population]["rows"]["verdict"]
     assert verdict.tally(units, verdict.RULE).rates() == json.loads(json.dumps(row))
