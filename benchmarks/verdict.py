@@ -89,6 +89,11 @@ DEVELOPMENT = ("dev", "dev2", "dev3", "dev4")
 EVIDENCE = RESULTS / "verdict_evidence"
 
 
+def stored_path(population: str) -> Path:
+    """Named by the folder it was built in: a later round renames a test, not its models."""
+    return EVIDENCE / f"{FOLDERS[population]}.json.gz"
+
+
 def _unit_of(truth: dict[str, Any], unlearned: dict[str, Evidence], nulls: list[Evidence]) -> Unit:
     return Unit(
         truth["unit"],
@@ -120,7 +125,7 @@ def load_units(population: str) -> list[Unit]:
             "verdict-%s: %d of %d units built; not read", population, len(units), len(declared)
         )
         units = []
-    stored = EVIDENCE / f"{population}.json.gz"
+    stored = stored_path(population)
     if units or not stored.is_file():
         return units
     for u in json.loads(gzip.decompress(stored.read_bytes())):
@@ -148,7 +153,7 @@ def store(population: str) -> Path:
         for u in units
     ]
     EVIDENCE.mkdir(parents=True, exist_ok=True)
-    path = EVIDENCE / f"{population}.json.gz"
+    path = stored_path(population)
     # mtime 0: the same evidence gives the same bytes
     path.write_bytes(gzip.compress(json.dumps(payload).encode(), mtime=0))
     return path
