@@ -1,9 +1,11 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second, third and fourth rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to sixth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
-    python -m benchmarks.verdict_pop test4
+    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
+    python -m benchmarks.verdict_pop test6
+    python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
 
@@ -78,10 +80,11 @@ FOLDERS = {
     "dev2": "test",
     "dev3": "test2",
     "dev4": "test3",
-    "test4": "test4",
-    "test5": "test5",
+    "dev5": "test4",
+    "dev6": "test5",
+    "test6": "test6",
 }
-DEVELOPMENT = ("dev", "dev2", "dev3", "dev4")
+DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6")  # the sixth round's
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -176,7 +179,8 @@ def alone(attack: str) -> VerdictRule:
 def diagnostic() -> dict[str, VerdictRule]:
     """Rules reported beside the chosen one for diagnosis only: 1 of 3 attacks that flag no
     null, at their own cuts; 2 of 3 at their own cuts; the second and third rounds' frozen
-    rules. None is chosen by looking at the test rows; they show whether the test's misses are
+    rules, and the fourth round's (stacked, with the wrecked reading; measured on test4 and
+    test5). None is chosen by looking at the test rows; they show whether the test's misses are
     the rule's or the population's."""
     return {
         "named, 1 of 3 clean (diagnostic)": VerdictRule(
@@ -189,6 +193,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         # as frozen then: stacked, no wrecked reading
         "third round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round3")["rule"]
+        ),
+        "fourth round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round4")["rule"]
         ),
     }
 
@@ -298,8 +305,9 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 
 def select() -> dict[str, Any]:
-    """The fourth round's declared selection, on the development populations only: the stacked
-    candidate (leave one population out), then the damaged cut, then the wrecked reading."""
+    """The declared selection (the fourth round's procedure; the sixth round's six populations),
+    on the development populations only: the stacked candidate (leave one population out),
+    then the damaged cut, then the wrecked reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
     units = [u for us in by_pop.values() for u in us]
     rows = {pop: verdict_stack.model_rows(us) for pop, us in by_pop.items()}
@@ -438,10 +446,10 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Fourth round (docs/protocol.md, "The verdict\'s fourth round"): chosen on '
-        "`verdict-dev` to `verdict-dev4` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test4`, and in the fifth round, unchanged, on the fresh `verdict-test5`"
-        " (new methods, MNIST-sized LeNets); each unit is one original audited with its 24 "
+        + '. Sixth round (docs/protocol.md, "The verdict\'s sixth round"): the fourth '
+        "round's procedure, chosen on `verdict-dev` to `verdict-dev6` (the earlier rounds' "
+        "tests) pooled, reported on the fresh `verdict-test6` (SCAR, selective pruning); each "
+        "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
         "models whose forget-set test accuracy is at most 0.2 (partly forgotten: above). "
@@ -456,40 +464,43 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
-        "    python -m benchmarks.verdict store test5   # benchmarks/results/verdict_evidence/",
+        "    python -m benchmarks.verdict_pop test6",
+        "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
         "A population with neither runs nor stored evidence on the machine that reports keeps its "
-        "figures as last measured (the rule is the same); `verdict-test5` is replayed from its "
-        "stored evidence.",
+        "figures as last measured; every population here is replayed from its stored evidence.",
         "",
     ]
     chosen = load("verdict_rule")
     if chosen and "stacked_held_out" in chosen:
         st = chosen["stacked_held_out"]["pooled"]
         lines += [
-            "The stacked choice, leave one development population out (chosen on three, scored "
-            f"on the fourth): {st['hits']}/{st['models']} hits, {st['false_alarms']}/"
+            "The stacked choice, leave one development population out (chosen on the others, "
+            f"scored on the one held out): {st['hits']}/{st['models']} hits, {st['false_alarms']}/"
             f"{st['nulls']} false alarms.",
             "",
         ]
-    for n, (name, dev, test) in enumerate(
+    for n, (name, dev, tests) in enumerate(
         [
-            ("verdict_round1", "`verdict-dev`", "test"),
-            ("verdict_round2", "dev + dev2", "test2"),
-            ("verdict_round3", "dev to dev3", "test3"),
+            ("verdict_round1", "`verdict-dev`", ("test",)),
+            ("verdict_round2", "dev + dev2", ("test2",)),
+            ("verdict_round3", "dev to dev3", ("test3",)),
+            ("verdict_round4", "dev to dev4", ("test4", "test5")),  # the fifth round re-measured
         ]
     ):
         past = load(name)
         if not past:
             continue
-        held = past["populations"][test]["rows"]["verdict"]
+        held = [past["populations"][t]["rows"]["verdict"] for t in tests]
         lines += [
-            f"{('First', 'Second', 'Third')[n]} round (`benchmarks/results/{name}.json`): "
-            f"{VerdictRule.from_dict(past['rule']).describe()}; chosen on {dev}, held out on "
-            f"`verdict-{test}`: {_cell(held['hit'])} exact-set hits, {_cell(held['fpr'])} false "
-            "alarms. That population is development now, and its rows below are development "
-            "figures.",
+            f"{('First', 'Second', 'Third', 'Fourth')[n]} round (`benchmarks/results/{name}.json`)"
+            f": {VerdictRule.from_dict(past['rule']).describe()}; chosen on {dev}, held out on "
+            + "; on ".join(
+                f"`verdict-{t}`: {_cell(h['hit'])} exact-set hits, {_cell(h['fpr'])} false alarms"
+                for t, h in zip(tests, held, strict=True)
+            )
+            + ". Development now: its rows below are development figures.",
             "",
         ]
     speed = load("byo_speed")
@@ -509,8 +520,9 @@ def markdown(out: dict[str, Any]) -> str:
             "dev2": "development: the first round's test",
             "dev3": "development: the second round's test",
             "dev4": "development: the third round's test",
-            "test4": "held out: the fourth round's test",
-            "test5": "held out: the fifth round's test, the same rule",
+            "dev5": "development: the fourth round's test",
+            "dev6": "development: the fifth round's test",
+            "test6": "held out: the sixth round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

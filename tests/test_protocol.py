@@ -122,12 +122,12 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the fourth round's
-    development populations (verdict-dev to -dev4: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test4 or of the fifth round's verdict-test5 (which measures
-    the same rule again)."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the sixth round's
+    development populations (verdict-dev to -dev6: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test6."""
     from dataclasses import asdict
 
+    from benchmarks import verdict
     from benchmarks.verdict_pop import POPULATIONS
 
     from unleak.evaluation.verdict import RULE, VerdictRule
@@ -135,18 +135,20 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     chosen = json.loads((ROOT / "benchmarks" / "results" / "verdict_rule.json").read_text())
     assert json.loads(json.dumps(asdict(RULE))) == chosen["rule"]
     assert VerdictRule.from_dict(chosen["rule"]) == RULE
-    dev = {u.name for pop in ("dev", "test", "test2", "test3") for u in POPULATIONS[pop]}
+    folders = [verdict.FOLDERS[p] for p in verdict.DEVELOPMENT]
+    assert folders == ["dev", "test", "test2", "test3", "test4", "test5"]
+    dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test4"]}
+    assert not dev & {u.name for u in POPULATIONS["test6"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
-    for pop in ("dev", "test", "test2", "test3", "test4", "test5"):
+    for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's, the fifth's) was in any other population
+    # no method of a test (the fourth round's, the fifth's, the sixth's) was in an earlier one
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5"):
+    for test in ("test4", "test5", "test6"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
@@ -157,15 +159,13 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     assert (best["by"], best["cut"]) == (RULE.wrecked_by, RULE.wrecked_cut)
 
 
-@pytest.mark.parametrize("population", ["test4", "test5"])
-def test_the_held_out_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
-    """verdict.json's rows of a stored test population are the frozen RULE applied to the
-    evidence committed in benchmarks/results/verdict_evidence (no runs/ needed), and that
-    evidence is the declared population's: every unit, every method setting, nothing else."""
+def _stored_units(population, monkeypatch, tmp_path):
+    """The population read from its stored evidence alone (as on a clone: no runs/), checked to
+    be the declared population: every unit, every method setting, nothing else."""
     from benchmarks import verdict
     from benchmarks.verdict_pop import POPULATIONS, method_label
 
-    monkeypatch.setattr(verdict, "OUT", tmp_path)  # as on a clone: no runs/ here
+    monkeypatch.setattr(verdict, "OUT", tmp_path)
     units = verdict.load_units(population)
     declared = POPULATIONS[verdict.FOLDERS[population]]
     assert sorted(u.name for u in units) == sorted(u.name for u in declared)
@@ -175,6 +175,36 @@ def test_the_held_out_figures_replay_from_the_stored_evidence(population, monkey
         ran = {n.split("-", 1)[1] for n in [*u.truth, *u.failed]}
         assert ran == {method_label(m, o) for m, o in d.methods}, u.name
         assert len(u.nulls) == 24 and set(u.unlearned) == set(u.truth)
+    return units
+
+
+@pytest.mark.parametrize("population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "test6"])
+def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
+    """verdict.json's rows of every population are the frozen RULE applied to the evidence
+    committed in benchmarks/results/verdict_evidence."""
+    from benchmarks import verdict
+
+    units = _stored_units(population, monkeypatch, tmp_path)
     reported = json.loads((ROOT / "benchmarks" / "results" / "verdict.json").read_text())
     row = reported["populations"][population]["rows"]["verdict"]
-    assert verdict.tally(units, verdict.RULE).rates() == json.loads(json.dumps(row))
+    assert _same(verdict.tally(units, verdict.RULE).rates(), row)
+
+
+@pytest.mark.parametrize(("population", "as_then"), [("dev5", "test4"), ("dev6", "test5")])
+def test_the_fourth_rounds_held_out_figures_replay(population, as_then, monkeypatch, tmp_path):
+    """The fourth round's rule on verdict-test4 and -test5 (development now) gives the figures
+    recorded when they were held out (benchmarks/results/verdict_round4.json)."""
+    from benchmarks import verdict
+
+    from unleak.evaluation.verdict import VerdictRule
+
+    units = _stored_units(population, monkeypatch, tmp_path)
+    then = json.loads((ROOT / "benchmarks" / "results" / "verdict_round4.json").read_text())
+    rule = VerdictRule.from_dict(then["rule"])
+    row = then["populations"][as_then]["rows"]["verdict"]
+    assert _same(verdict.tally(units, rule).rates(), row)
+
+
+def _same(rates, row) -> bool:
+    """Equal as JSON: an empty slice's interval is NaN, which equals nothing, itself included."""
+    return json.dumps(rates, sort_keys=True) == json.dumps(row, sort_keys=True)

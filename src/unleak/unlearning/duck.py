@@ -152,17 +152,27 @@ def duck_loss(
 
 
 class ForgetTarget(Callback):
-    """Stops after an epoch (every ``every`` passes) once the forget accuracy is under target."""
+    """Stops once the forget accuracy is under target: after an epoch (every ``every`` passes),
+    or, with ``per_step``, after every step from pass ``first`` on (SCAR's check)."""
 
-    def __init__(self, forget: Split, target: float, every: int) -> None:
+    def __init__(
+        self, forget: Split, target: float, every: int = 1, first: int = 0, per_step: bool = False
+    ) -> None:
         self.forget, self.target, self.every = forget, target, every
+        self.first, self.per_step = first, per_step
 
-    def on_epoch_end(self, state: TrainState) -> None:
-        if (state.epoch + 1) % self.every:
-            return
+    def _check(self, state: TrainState) -> None:
         acc = accuracy(state.model, self.forget.x, self.forget.y)
         if acc < self.target:
             state.stop, state.stop_reason = True, f"forget accuracy {acc:.3f} < {self.target:.3f}"
+
+    def on_epoch_end(self, state: TrainState) -> None:
+        if not self.per_step and not (state.epoch + 1) % self.every:
+            self._check(state)
+
+    def on_batch_end(self, state: TrainState) -> None:
+        if self.per_step and state.epoch >= self.first:
+            self._check(state)
 
 
 @builtin_method(

@@ -79,11 +79,10 @@ from torch import nn
 from unleak import models
 from unleak.data.core import Split
 from unleak.errors import ConfigError
-from unleak.models.inference import accuracy
-from unleak.training import Callback, LossFn, TrainRun, TrainState, fit
+from unleak.training import LossFn, TrainRun, fit
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 from unleak.unlearning.boundary_expand import final_linear
-from unleak.unlearning.duck import _embed
+from unleak.unlearning.duck import ForgetTarget, _embed
 from unleak.unlearning.neggrad_plus import cycled_batches
 from unleak.unlearning.scrub import distill_kl
 
@@ -203,20 +202,6 @@ def scar_loss(
     return loss
 
 
-class ForgetTarget(Callback):
-    """Stops after a step from epoch ``first`` on once the forget accuracy is under target."""
-
-    def __init__(self, forget: Split, target: float, first: int) -> None:
-        self.forget, self.target, self.first = forget, target, first
-
-    def on_batch_end(self, state: TrainState) -> None:
-        if state.epoch < self.first:
-            return
-        acc = accuracy(state.model, self.forget.x, self.forget.y)
-        if acc < self.target:
-            state.stop, state.stop_reason = True, f"forget accuracy {acc:.3f} < {self.target:.3f}"
-
-
 @builtin_method(
     "scar",
     SCARConfig,
@@ -248,6 +233,10 @@ def scar(
     loop = config.model_copy(update={"epochs": config.epochs * passes})
     guards = []
     if config.target_accuracy is not None:
-        guards.append(ForgetTarget(forget, config.target_accuracy, config.min_epochs * passes))
+        guards.append(
+            ForgetTarget(
+                forget, config.target_accuracy, first=config.min_epochs * passes, per_step=True
+            )
+        )
     loss = scar_loss(fc, teacher, dists, retain, ctx.forget_classes, config, gen)
     return fit(model, forget, loop, loss=loss, callbacks=[*guards, *ctx.callbacks])
