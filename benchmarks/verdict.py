@@ -19,7 +19,6 @@ beside the verdict, each attack alone at its frozen rule.
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import itertools
 import json
 import logging
@@ -94,7 +93,7 @@ EVIDENCE = RESULTS / "verdict_evidence"
 
 def stored_path(population: str) -> Path:
     """Named by the folder it was built in: a later round renames a test, not its models."""
-    return EVIDENCE / f"{FOLDERS[population]}.json.gz"
+    return EVIDENCE / f"{FOLDERS[population]}.json"
 
 
 def _unit_of(truth: dict[str, Any], unlearned: dict[str, Evidence], nulls: list[Evidence]) -> Unit:
@@ -131,7 +130,7 @@ def load_units(population: str) -> list[Unit]:
     stored = stored_path(population)
     if units or not stored.is_file():
         return units
-    for u in json.loads(gzip.decompress(stored.read_bytes())):
+    for u in json.loads(stored.read_text()):
         unlearned = {k: _evidence(e) for k, e in u["unlearned"].items()}
         units.append(_unit_of(u["truth"], unlearned, [_evidence(e) for e in u["nulls"]]))
     return units
@@ -157,8 +156,8 @@ def store(population: str) -> Path:
     ]
     EVIDENCE.mkdir(parents=True, exist_ok=True)
     path = stored_path(population)
-    # mtime 0: the same evidence gives the same bytes
-    path.write_bytes(gzip.compress(json.dumps(payload).encode(), mtime=0))
+    # plain compact JSON: the benchmark's results, read and diffed like the others here
+    path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
     return path
 
 
@@ -278,16 +277,15 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
             t.sound_said += not wrecked and v.wrecked
             t.sound_hits += not wrecked and hit
             t.aware_hits += v.wrecked if wrecked else hit and not v.wrecked
-            kept = verdict_stack.forget_acc(truth) >= KEPT * sum(
-                u.original[c] for c in forget
-            ) / len(forget)
+            fa = verdict_stack.forget_acc(truth)
+            kept = fa >= KEPT * sum(u.original[c] for c in forget) / len(forget)
             t.kept += kept
             t.unkept_hits += hit and not kept
             removed = {c for c in forget if truth["per_class"][c] <= PARTLY}
             t.effect_hits += set(v.removed) == removed
             if not hit:
                 t.misses.append(f"{u.name}/{name}: {sorted(forget)} -> {v.removed}")
-            if verdict_stack.forget_acc(truth) > PARTLY:
+            if fa > PARTLY:
                 t.partly += 1
                 t.partly_hits += hit
             hurt = hurt_classes(truth["per_class"], u.original, forget)
