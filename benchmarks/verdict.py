@@ -1,10 +1,10 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to sixth rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to seventh rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
-    python -m benchmarks.verdict_pop test6
+    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
@@ -81,9 +81,10 @@ FOLDERS = {
     "dev4": "test3",
     "dev5": "test4",
     "dev6": "test5",
-    "test6": "test6",
+    "dev7": "test6",
+    "test7": "test7",
 }
-DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6")  # the sixth round's
+DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7")  # the seventh round's
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -196,6 +197,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         "fourth round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round4")["rule"]
         ),
+        "sixth round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round6")["rule"]
+        ),
     }
 
 
@@ -303,14 +307,16 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 
 def select() -> dict[str, Any]:
-    """The declared selection (the fourth round's procedure; the sixth round's six populations),
+    """The declared selection (the fourth round's procedure, the seventh round's grid and seven
+    populations),
     on the development populations only: the stacked candidate (leave one population out),
     then the damaged cut, then the wrecked reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
     units = [u for us in by_pop.values() for u in us]
     rows = {pop: verdict_stack.model_rows(us) for pop, us in by_pop.items()}
     cand, stacked_table = verdict_stack.choose(rows)
-    stack = verdict_stack.fit([r for rs in rows.values() for r in rs], cand.features, cand.c)
+    train = [r for rs in rows.values() for r in rs]
+    stack = verdict_stack.fit(train, cand.features, cand.c, cand.train_max)
     best = VerdictRule(tuple(stack.attacks()), 1, 1.0, "stacked", cand.cut, *NO_DAMAGE, 0.0, stack)
     damaged = []
     for feature, z in itertools.product(DAMAGED_FEATURES, DAMAGED_Z):
@@ -444,9 +450,10 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Sixth round (docs/protocol.md, "The verdict\'s sixth round"): the fourth '
-        "round's procedure, chosen on `verdict-dev` to `verdict-dev6` (the earlier rounds' "
-        "tests) pooled, reported on the fresh `verdict-test6` (SCAR, selective pruning); each "
+        + '. Seventh round (docs/protocol.md, "The verdict\'s seventh round"): the fourth '
+        "round's procedure with the training bound added to its grid, chosen on `verdict-dev` "
+        "to `verdict-dev7` (the earlier rounds' tests) pooled, reported on the fresh "
+        "`verdict-test7` (ESC, Kodge et al.'s gradient-free projection); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -462,7 +469,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
-        "    python -m benchmarks.verdict_pop test6",
+        "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -479,12 +486,14 @@ def markdown(out: dict[str, Any]) -> str:
             f"{st['nulls']} false alarms.",
             "",
         ]
+    ordinal = ("First", "Second", "Third", "Fourth", "Sixth")
     for n, (name, dev, tests) in enumerate(
         [
             ("verdict_round1", "`verdict-dev`", ("test",)),
             ("verdict_round2", "dev + dev2", ("test2",)),
             ("verdict_round3", "dev to dev3", ("test3",)),
             ("verdict_round4", "dev to dev4", ("test4", "test5")),  # the fifth round re-measured
+            ("verdict_round6", "dev to dev6", ("test6",)),
         ]
     ):
         past = load(name)
@@ -492,7 +501,7 @@ def markdown(out: dict[str, Any]) -> str:
             continue
         held = [past["populations"][t]["rows"]["verdict"] for t in tests]
         lines += [
-            f"{('First', 'Second', 'Third', 'Fourth')[n]} round (`benchmarks/results/{name}.json`)"
+            f"{ordinal[n]} round (`benchmarks/results/{name}.json`)"
             f": {VerdictRule.from_dict(past['rule']).describe()}; chosen on {dev}, held out on "
             + "; on ".join(
                 f"`verdict-{t}`: {_cell(h['hit'])} exact-set hits, {_cell(h['fpr'])} false alarms"
@@ -520,7 +529,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev4": "development: the third round's test",
             "dev5": "development: the fourth round's test",
             "dev6": "development: the fifth round's test",
-            "test6": "held out: the sixth round's test",
+            "dev7": "development: the sixth round's test",
+            "test7": "held out: the seventh round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

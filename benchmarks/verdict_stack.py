@@ -1,6 +1,7 @@
 """The stacked candidates (docs/protocol.md, "The verdict's third round", refitted in the
-fourth): every class of every development model as a row of features against its nulls,
-logistic fits, and the choice leave one development population out.
+fourth; the seventh adds the training bound to the grid): every class of every development model
+as a row of features against its nulls, logistic fits, and the choice leave one development
+population out.
 
 Used by ``python -m benchmarks.verdict select``; nothing here reads a test population.
 """
@@ -21,6 +22,9 @@ from unleak.evaluation.verdict import lost_retained
 C_GRID = (0.01, 0.1, 1.0)
 CUTS = (0.3, 0.5, 0.7)
 TRAIN_FORGET_MAX = 0.5  # an unlearned model trains the fit when it kept at most this much
+# the seventh round's grid adds 1.0, every sound model: one that kept its forget set labels its
+# classes removed too, so the fit may learn what the attacks see of a request left in place
+TRAIN_MAX = (TRAIN_FORGET_MAX, 1.0)
 EVERY = FEATURE_SETS["all"]  # every candidate's columns are a subset of these
 
 
@@ -45,10 +49,11 @@ class Candidate:
     features: str  # a FEATURE_SETS key
     c: float
     cut: float
+    train_max: float = TRAIN_FORGET_MAX  # forget-set accuracy up to which a model trains the fit
 
     def key(self) -> tuple:
-        # declared ties: fewer features, smaller C, higher cut
-        return (len(FEATURE_SETS[self.features]), self.c, -self.cut)
+        # declared ties: fewer features, smaller C, higher cut, then the earlier rounds' bound
+        return (len(FEATURE_SETS[self.features]), self.c, -self.cut, self.train_max)
 
 
 def forget_acc(truth: dict[str, Any]) -> float:
@@ -78,10 +83,12 @@ def _cols(features: str) -> list[int]:
     return [EVERY.index(f) for f in FEATURE_SETS[features]]
 
 
-def fit(rows: list[ModelRows], features: str, c: float) -> Stack:
+def fit(
+    rows: list[ModelRows], features: str, c: float, train_max: float = TRAIN_FORGET_MAX
+) -> Stack:
     cols = _cols(features)
     # a wrecked model gives no label of what removal looks like either (fourth round)
-    train = [r for r in rows if r.null or (r.forget_acc <= TRAIN_FORGET_MAX and not r.wrecked)]
+    train = [r for r in rows if r.null or (r.forget_acc <= train_max and not r.wrecked)]
     x = np.concatenate([r.x[:, cols] for r in train])
     y = np.concatenate([r.y for r in train])
     lr = LogisticRegression(C=c, max_iter=5000).fit(x, y)
@@ -116,12 +123,13 @@ def lopo(by_pop: dict[str, list[ModelRows]], cand: Candidate) -> dict[str, int]:
     total: dict[str, int] = {}
     for held in by_pop:
         train = [r for p, rs in by_pop.items() if p != held for r in rs]
-        total = _add(total, score(fit(train, cand.features, cand.c), by_pop[held], cand.cut))
+        stack = fit(train, cand.features, cand.c, cand.train_max)
+        total = _add(total, score(stack, by_pop[held], cand.cut))
     return total
 
 
 def candidates() -> list[Candidate]:
-    return [Candidate(*x) for x in itertools.product(FEATURE_SETS, C_GRID, CUTS)]
+    return [Candidate(*x) for x in itertools.product(FEATURE_SETS, C_GRID, CUTS, TRAIN_MAX)]
 
 
 def choose(by_pop: dict[str, list[ModelRows]]) -> tuple[Candidate, list[dict[str, Any]]]:
@@ -148,7 +156,7 @@ def held_out(by_pop: dict[str, list[ModelRows]]) -> dict[str, Any]:
     for held in by_pop:
         rest = {p: rs for p, rs in by_pop.items() if p != held}
         cand, _ = choose(rest)
-        stack = fit([r for rs in rest.values() for r in rs], cand.features, cand.c)
+        stack = fit([r for rs in rest.values() for r in rs], cand.features, cand.c, cand.train_max)
         s = score(stack, by_pop[held], cand.cut)
         chosen[held] = {"candidate": cand.__dict__, **s}
         total = _add(total, s)

@@ -1,6 +1,6 @@
 """Make an "own" model and an unlearned one with plain PyTorch, then audit them with unleak.
 
-    python examples/own_model.py OUT_DIR       # writes OUT_DIR/{digits.npz, original.pt, unlearned.pt}
+    python examples/own_model.py OUT_DIR   # OUT_DIR/{digits.npz, original.pt, unlearned.pt}
     unleak audit --model-def examples/own_model.py:OwnNet --dataset npz:OUT_DIR/digits.npz \\
         --original OUT_DIR/original.pt --unlearned OUT_DIR/unlearned.pt --out OUT_DIR/audit
 

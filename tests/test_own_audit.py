@@ -73,6 +73,10 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert verdict[unlearned]["removed"] == [3, 8]
     assert verdict[unlearned]["status"]["3"] == "removed"
     assert verdict[unlearned]["accuracy"][8] > 0.9  # the labels contradict the call on 8
+    assert verdict[unlearned]["removed_kept_accuracy"] == [8]  # and the verdict says so
+    assert "; your test labels contradict removed for 8 (test accuracy 1.00" in " ".join(
+        stdout.split()
+    )
     assert verdict[original]["removed"] == []
     assert verdict[original]["damaged"] == []
     # the default nulls: 24, so that no false alarm bounds the verdict's FPR under 15%; the
@@ -241,6 +245,12 @@ def test_the_verdict_text():
     assert v.to_dict()["requested_not_removed"] == [5]
     v.requested = [3, 6]
     assert "; you asked to forget 3, 6: all read removed; verdict's" in v.sentence()
+    # with the original's accuracy too: a removed class that kept its accuracy is said
+    v.original_accuracy = [1.0] * 8
+    assert v.to_dict()["removed_kept_accuracy"] == [6]
+    assert "; your test labels contradict removed for 6 (test accuracy 1.00, original 1.00)" in (
+        v.sentence()
+    )
     none = Verdict("m.pt")
     assert none.sentence() == (
         "no verdict without null models; false-alarm rate not measured (no null models: give "

@@ -26,7 +26,8 @@ held out: docs/protocol.md, ``benchmarks/verdict.py``) combines them per class. 
   instead of presenting its removed set as the forget set.
 
 With labelled test data a verdict also carries each class's test accuracy beside the
-original's, and ``hurt`` (classes that lost 10 points or more): the labelled check of ``damaged``.
+original's, ``hurt`` (classes that lost 10 points or more): the labelled check of ``damaged``,
+and ``kept_accuracy`` (classes called removed that did not): the labelled check of ``removed``.
 The verdict's own false-alarm rate: each null judged as if it were the unlearned model, with the
 others as its nulls (leave one out).
 """
@@ -121,6 +122,15 @@ class Verdict:
         return sorted(hurt_classes(self.accuracy, self.original_accuracy, self.removed))
 
     @property
+    def kept_accuracy(self) -> list[int]:
+        """Classes called removed whose test accuracy fell by less than DAMAGE_DROP from the
+        original's: your labels contradict the call (empty without labels)."""
+        acc, was = self.accuracy, self.original_accuracy
+        if not acc or len(acc) != len(was):
+            return []
+        return [c for c in self.removed if was[c] - acc[c] < DAMAGE_DROP]
+
+    @property
     def weakened(self) -> list[int]:
         """Classes removed or damaged: what the wrecked reading ``hurt`` counts."""
         return sorted(set(self.removed) | set(self.damaged))
@@ -190,6 +200,12 @@ class Verdict:
                 else "none called damaged"
             )
             damaged += f"; also hurt: {', '.join(map(str, also))})" if also else ")"
+        if self.kept_accuracy:
+            acc, was = self.accuracy, self.original_accuracy
+            damaged += "; your test labels contradict removed for " + ", ".join(
+                f"{name(c)} (test accuracy {acc[c]:.2f}, original {was[c]:.2f})"
+                for c in self.kept_accuracy
+            )
         warn = f"; {self.caveat}" if self.caveat else ""
         return f"{head}{damaged}{self._against_request(name)}; {self.fpr_text()}{warn}"
 
@@ -228,6 +244,7 @@ class Verdict:
             "accuracy": self.accuracy,
             "original_accuracy": self.original_accuracy,
             "hurt_by_accuracy": self.hurt,
+            "removed_kept_accuracy": self.kept_accuracy,
             "probability": self.probability,
             "caveat": self.caveat,
             "wrecked": self.wrecked,
