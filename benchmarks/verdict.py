@@ -343,6 +343,7 @@ def select() -> dict[str, Any]:
         "unlearned": sum(len(u.unlearned) for u in units),
         "nulls": sum(len(u.nulls) for u in units),
         "rule": asdict(chosen),
+        "stacked_choice": cand.__dict__,
         "stacked_held_out": verdict_stack.held_out(rows),
         "stacked_candidates": stacked_table,
         "damaged_candidates": [
@@ -480,8 +481,17 @@ def markdown(out: dict[str, Any]) -> str:
     chosen = load("verdict_rule")
     if chosen and "stacked_held_out" in chosen:
         st = chosen["stacked_held_out"]["pooled"]
+        c = chosen.get("stacked_choice")
+        picked = (
+            f"feature set {c['features']}, C {c['c']:g}, cut {c['cut']:g}, training bound "
+            f"{c.get('train_max', 0.5):g} (forget-set accuracy up to which a model trains the "
+            "fit); "
+            if c
+            else ""
+        )
         lines += [
-            "The stacked choice, leave one development population out (chosen on the others, "
+            f"The stacked choice: {picked}the whole procedure run once per development "
+            "population held out (chosen on the others, "
             f"scored on the one held out): {st['hits']}/{st['models']} hits, {st['false_alarms']}/"
             f"{st['nulls']} false alarms.",
             "",

@@ -57,3 +57,25 @@ def per_class_accuracy(
     counts = np.bincount(yn, minlength=num_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
+
+
+def weight_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, bool]]:
+    """The ``Linear``/``Conv2d`` layers that run on ``x``, in call order, each as (name, module,
+    whether its input is ``x``'s storage: pixels). Found by hooks, so any module is read."""
+    names = {m: n for n, m in model.named_modules()}
+    calls: list[tuple[nn.Module, bool]] = []
+    ptr = x.untyped_storage().data_ptr()
+
+    def seen(mod: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
+        if all(m is not mod for m, _ in calls):
+            calls.append((mod, inp[0].untyped_storage().data_ptr() == ptr))
+
+    layers = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
+    hooks = [m.register_forward_pre_hook(seen) for m in layers]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(names[m], m, pixels) for m, pixels in calls]

@@ -67,7 +67,7 @@ from pydantic import Field
 from torch import nn
 
 from unleak.data.core import Split
-from unleak.models.inference import eval_mode
+from unleak.models.inference import eval_mode, weight_layers
 from unleak.training import History, TrainRun
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
@@ -85,26 +85,7 @@ class ProjectionConfig(UnlearnConfig):
 
 def projected_layers(model: nn.Module, x: torch.Tensor) -> dict[str, nn.Module]:
     """The ``Linear``/``Conv2d`` layers (ungrouped) that run on ``x``, by name, in call order."""
-    names = {m: n for n, m in model.named_modules()}
-    calls: list[nn.Module] = []
-
-    def seen(mod: nn.Module, _inp: tuple[torch.Tensor, ...]) -> None:
-        if all(m is not mod for m in calls):
-            calls.append(mod)
-
-    layers = [
-        m
-        for m in model.modules()
-        if isinstance(m, nn.Linear) or (isinstance(m, nn.Conv2d) and m.groups == 1)
-    ]
-    hooks = [m.register_forward_pre_hook(seen) for m in layers]
-    try:
-        with torch.no_grad(), eval_mode(model):
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
-    return {names[m]: m for m in calls}
+    return {n: m for n, m, _ in weight_layers(model, x) if getattr(m, "groups", 1) == 1}
 
 
 def conv_patches(

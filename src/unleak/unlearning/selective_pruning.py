@@ -59,7 +59,7 @@ from pydantic import Field
 from torch import nn
 
 from unleak.data.core import Split
-from unleak.models.inference import eval_mode
+from unleak.models.inference import eval_mode, weight_layers
 from unleak.training import History, TrainRun
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
 
@@ -78,25 +78,9 @@ class SelectivePruningConfig(UnlearnConfig):
 def hidden_layers(model: nn.Module, x: torch.Tensor) -> dict[str, nn.Module]:
     """The ``Linear``/``Conv2d`` layers of ``model`` whose inputs are hidden units, by name, in
     call order on ``x``: all but the first to run and any reading ``x``'s storage (pixels)."""
-    names = {m: n for n, m in model.named_modules()}
-    calls: list[tuple[nn.Module, bool]] = []
-    ptr = x.untyped_storage().data_ptr()
-
-    def seen(mod: nn.Module, inp: tuple[torch.Tensor, ...]) -> None:
-        if all(m is not mod for m, _ in calls):
-            calls.append((mod, inp[0].untyped_storage().data_ptr() == ptr))
-
-    layers = [m for m in model.modules() if isinstance(m, nn.Linear | nn.Conv2d)]
-    hooks = [m.register_forward_pre_hook(seen) for m in layers]
-    try:
-        with torch.no_grad(), eval_mode(model):
-            model(x)
-    finally:
-        for h in hooks:
-            h.remove()
     return {
-        names[m]: m
-        for i, (m, pixels) in enumerate(calls)
+        name: m
+        for i, (name, m, pixels) in enumerate(weight_layers(model, x))
         if i > 0 and not pixels and getattr(m, "groups", 1) == 1
     }
 
