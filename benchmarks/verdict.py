@@ -1,10 +1,11 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to seventh rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to eighth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
     python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
+    python -m benchmarks.verdict_pop test8
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
@@ -82,9 +83,10 @@ FOLDERS = {
     "dev5": "test4",
     "dev6": "test5",
     "dev7": "test6",
-    "test7": "test7",
+    "dev8": "test7",
+    "test8": "test8",
 }
-DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7")  # the seventh round's
+DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8")  # the eighth's
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -200,6 +202,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         "sixth round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round6")["rule"]
         ),
+        "seventh round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round7")["rule"]
+        ),
     }
 
 
@@ -307,8 +312,8 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 
 def select() -> dict[str, Any]:
-    """The declared selection (the fourth round's procedure, the seventh round's grid and seven
-    populations),
+    """The declared selection (the fourth round's procedure, the seventh round's grid, the
+    eighth round's eight populations),
     on the development populations only: the stacked candidate (leave one population out),
     then the damaged cut, then the wrecked reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
@@ -451,10 +456,9 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Seventh round (docs/protocol.md, "The verdict\'s seventh round"): the fourth '
-        "round's procedure with the training bound added to its grid, chosen on `verdict-dev` "
-        "to `verdict-dev7` (the earlier rounds' tests) pooled, reported on the fresh "
-        "`verdict-test7` (ESC, Kodge et al.'s gradient-free projection); each "
+        + '. Eighth round (docs/protocol.md, "The verdict\'s eighth round"): the seventh '
+        "round's procedure, chosen on `verdict-dev` to `verdict-dev8` (the earlier rounds' "
+        "tests) pooled, reported on the fresh `verdict-test8` (DELETE, NPO); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -471,6 +475,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
         "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
+        "    python -m benchmarks.verdict_pop test8",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -496,7 +501,7 @@ def markdown(out: dict[str, Any]) -> str:
             f"{st['nulls']} false alarms.",
             "",
         ]
-    ordinal = ("First", "Second", "Third", "Fourth", "Sixth")
+    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh")
     for n, (name, dev, tests) in enumerate(
         [
             ("verdict_round1", "`verdict-dev`", ("test",)),
@@ -504,6 +509,7 @@ def markdown(out: dict[str, Any]) -> str:
             ("verdict_round3", "dev to dev3", ("test3",)),
             ("verdict_round4", "dev to dev4", ("test4", "test5")),  # the fifth round re-measured
             ("verdict_round6", "dev to dev6", ("test6",)),
+            ("verdict_round7", "dev to dev7", ("test7",)),
         ]
     ):
         past = load(name)
@@ -540,7 +546,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev5": "development: the fourth round's test",
             "dev6": "development: the fifth round's test",
             "dev7": "development: the sixth round's test",
-            "test7": "held out: the seventh round's test",
+            "dev8": "development: the seventh round's test",
+            "test8": "held out: the eighth round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

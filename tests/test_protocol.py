@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the seventh round's
-    development populations (verdict-dev to -dev7: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test7."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the eighth round's
+    development populations (verdict-dev to -dev8: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test8."""
     from dataclasses import asdict
 
     from benchmarks import verdict
@@ -136,19 +136,19 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     assert json.loads(json.dumps(asdict(RULE))) == chosen["rule"]
     assert VerdictRule.from_dict(chosen["rule"]) == RULE
     folders = [verdict.FOLDERS[p] for p in verdict.DEVELOPMENT]
-    assert folders == ["dev", "test", "test2", "test3", "test4", "test5", "test6"]
+    assert folders == ["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7"]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test7"]}
+    assert not dev & {u.name for u in POPULATIONS["test8"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
     for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's to the seventh's) was in another population
+    # no method of a test (the fourth round's to the eighth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7"):
+    for test in ("test4", "test5", "test6", "test7", "test8"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
@@ -179,7 +179,7 @@ def _stored_units(population, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "test7"]
+    "population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "test8"]
 )
 def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
     """verdict.json's rows of every population are the frozen RULE applied to the evidence
@@ -194,13 +194,18 @@ def test_the_reported_figures_replay_from_the_stored_evidence(population, monkey
 
 @pytest.mark.parametrize(
     ("round_", "population", "as_then"),
-    [("4", "dev5", "test4"), ("4", "dev6", "test5"), ("6", "dev7", "test6")],
+    [
+        ("4", "dev5", "test4"),
+        ("4", "dev6", "test5"),
+        ("6", "dev7", "test6"),
+        ("7", "dev8", "test7"),
+    ],
 )
 def test_an_earlier_rounds_held_out_figures_replay(
     round_, population, as_then, monkeypatch, tmp_path
 ):
-    """The fourth round's rule on verdict-test4 and -test5, and the sixth's on verdict-test6
-    (development now), give the figures recorded when they were held out
+    """The fourth round's rule on verdict-test4 and -test5, the sixth's on verdict-test6 and the
+    seventh's on verdict-test7 (development now), give the figures recorded when they were held out
     (benchmarks/results/verdict_roundN.json)."""
     from benchmarks import verdict
 
