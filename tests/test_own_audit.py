@@ -67,8 +67,8 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     summary = json.loads((out / "audit" / "summary.json").read_text())
     verdict = summary["verdict"]
     unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
-    # the sixth and seventh rounds' rules (docs/protocol.md) also call class 8 removed on this
-    # retrained model (score 0.44 at the cut 0.3; its test accuracy is intact): a false removal
+    # the sixth to eighth rounds' rules (docs/protocol.md) also call class 8 removed on this
+    # retrained model (score 0.48 at the cut 0.3; its test accuracy is intact): a false removal
     # the README shows; the fourth round's rule read [3]. Pinned so a change in it is seen.
     assert verdict[unlearned]["removed"] == [3, 8]
     assert verdict[unlearned]["status"]["3"] == "removed"
