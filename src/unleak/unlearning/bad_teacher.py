@@ -17,7 +17,6 @@ attack rule or verdict rule was chosen on its models.
 
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import torch
@@ -28,7 +27,13 @@ from torch import nn
 from unleak import models
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import (
+    UnlearnConfig,
+    UnlearnContext,
+    builtin_method,
+    freeze,
+    frozen_copy,
+)
 
 
 class BadTeacherConfig(UnlearnConfig):
@@ -48,10 +53,8 @@ class BadTeacherConfig(UnlearnConfig):
 def bad_teacher(
     model: nn.Module, retain: Split, forget: Split, config: BadTeacherConfig, ctx: UnlearnContext
 ) -> TrainRun:
-    good = copy.deepcopy(model).to(config.device).eval()
-    bad = models.fresh_copy(model, config.seed + 1).to(config.device).eval()
-    for p in (*good.parameters(), *bad.parameters()):
-        p.requires_grad_(False)
+    good = frozen_copy(model, config.device)
+    bad = freeze(models.fresh_copy(model, config.seed + 1).to(config.device))
     gen = torch.Generator().manual_seed(config.seed)
     n = max(1, round(config.retain_fraction * len(retain)))
     subset = retain.take(torch.randperm(len(retain), generator=gen)[:n])

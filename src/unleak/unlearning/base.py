@@ -241,6 +241,20 @@ class UnlearnRun:
         }
 
 
+def freeze(model: nn.Module) -> nn.Module:
+    """``model`` itself, in eval mode and with no gradients."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval()
+
+
+def frozen_copy(model: nn.Module, device: str | torch.device | None = None) -> nn.Module:
+    """A frozen copy of ``model`` (:func:`freeze`): the fixed original a method reads (a
+    distillation teacher, a reference policy, a probe) while it trains ``model``."""
+    out = freeze(copy.deepcopy(model))
+    return out if device is None else out.to(device)
+
+
 def forget_classes_of(retain: Split, forget: Split) -> tuple[int, ...]:
     """The forgotten classes, from the forget split, checked against the retained split."""
     if len(forget) == 0:

@@ -18,7 +18,6 @@ only, in train mode; ``freeze_norm`` keeps batch-norm statistics off those singl
 
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import torch
@@ -28,7 +27,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 
 
 class BoundaryShrinkConfig(UnlearnConfig):
@@ -73,9 +72,7 @@ def boundary_shrink(
     config: BoundaryShrinkConfig,
     ctx: UnlearnContext,
 ) -> TrainRun:
-    probe = copy.deepcopy(model).to(config.device).eval()
-    for p in probe.parameters():
-        p.requires_grad_(False)
+    probe = frozen_copy(model, config.device)
     labels = nearest_labels(probe, forget, config.bound, config.exclude_true, 512)
     relabelled = Split(forget.x, labels, forget.num_classes)
     return fit(model, relabelled, config, callbacks=ctx.callbacks)

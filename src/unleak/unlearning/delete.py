@@ -50,7 +50,6 @@ attack rule or verdict rule was chosen on its models.
 
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import torch
@@ -59,7 +58,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 from unleak.unlearning.scrub import distill_kl
 
 
@@ -121,9 +120,7 @@ def delete(
     model: nn.Module, retain: Split, forget: Split, config: DELETEConfig, ctx: UnlearnContext
 ) -> TrainRun:
     model.to(config.device)
-    teacher = copy.deepcopy(model).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_copy(model)
     loss = delete_loss(teacher, config, ctx.forget_classes)
     # the authors train on the forget loader alone: the retained split goes unused
     return fit(model, forget, config, loss=loss, callbacks=ctx.callbacks)

@@ -67,7 +67,6 @@ attack rule or verdict rule was chosen on its models.
 
 from __future__ import annotations
 
-import copy
 from typing import Literal
 
 import torch
@@ -77,7 +76,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 from unleak.unlearning.neggrad_plus import cycled_batches
 
 
@@ -191,9 +190,7 @@ def npo(
     model: nn.Module, retain: Split, forget: Split, config: NPOConfig, ctx: UnlearnContext
 ) -> TrainRun:
     model.to(config.device)
-    reference = copy.deepcopy(model)  # pi_ref: the original, frozen
-    for p in reference.parameters():
-        p.requires_grad_(False)
+    reference = frozen_copy(model)  # pi_ref: the original (its modes follow the model's)
     gen = torch.Generator().manual_seed(config.seed + 1)  # the retained batches are the run's
     loss = npo_loss(retain, reference, config, gen)
     return fit(model, forget, config, loss=loss, callbacks=ctx.callbacks)

@@ -67,7 +67,6 @@ attack rule or verdict rule was chosen on its models.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Literal
 
@@ -80,7 +79,7 @@ from unleak import models
 from unleak.data.core import Split
 from unleak.errors import ConfigError
 from unleak.training import LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 from unleak.unlearning.boundary_expand import final_linear
 from unleak.unlearning.duck import ForgetTarget, _embed
 from unleak.unlearning.neggrad_plus import cycled_batches
@@ -216,9 +215,7 @@ def scar(
             "scar needs retained data: its distributions come from it", "keep a class"
         )
     model.to(config.device)
-    teacher = copy.deepcopy(model).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_copy(model)
     feats = models.penultimate(model, retain.x, fc=fc).flatten(1)
     if config.delta != 1 and float(feats.min()) < 0:
         raise ConfigError(

@@ -22,7 +22,6 @@ decays at epochs [3, 5, 9], i.e. never within 3 epochs) and cell "Data Loader" (
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Literal
 
@@ -33,7 +32,7 @@ from torch import nn
 
 from unleak.data.core import Split
 from unleak.training import History, LossFn, TrainRun, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
+from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 
 
 class SCRUBConfig(UnlearnConfig):
@@ -93,9 +92,7 @@ def _merge(into: History, run: TrainRun, epoch: int) -> bool:
 def scrub(
     model: nn.Module, retain: Split, forget: Split, config: SCRUBConfig, ctx: UnlearnContext
 ) -> TrainRun:
-    teacher = copy.deepcopy(model).to(config.device).eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
+    teacher = frozen_copy(model, config.device)
     n_epochs = math.ceil(config.epochs)
     gen = torch.Generator().manual_seed(config.seed)
     seeds = torch.randint(0, 2**31 - 1, (max(n_epochs, 1), 2), generator=gen).tolist()
