@@ -84,9 +84,10 @@ FOLDERS = {
     "dev6": "test5",
     "dev7": "test6",
     "dev8": "test7",
-    "test8": "test8",
+    "dev9": "test8",
+    "test9": "test9",
 }
-DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8")  # the eighth's
+DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9")  # ninth's
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -204,6 +205,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         ),
         "seventh round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round7")["rule"]
+        ),
+        "eighth round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round8")["rule"]
         ),
     }
 

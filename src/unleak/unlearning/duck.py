@@ -108,7 +108,7 @@ def class_centroids(
     return centroids, classes
 
 
-def _embed(model: nn.Module, fc: nn.Linear, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def embed(model: nn.Module, fc: nn.Linear, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The head's inputs and the logits for ``x``, in one pass and with gradients (unlike
     ``models.penultimate``, which reads them detached, in eval mode)."""
     feats: list[torch.Tensor] = []
@@ -135,7 +135,7 @@ def duck_loss(
     def loss(
         model: nn.Module, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        emb, logits = _embed(model, fc, x)
+        emb, logits = embed(model, fc, x)
         dists = 1 - F.normalize(emb, dim=1) @ unit.T
         # a sample's own class is never its target (in class removal it has no centroid anyway)
         own = y[:, None] == classes.to(y.device)[None, :]

@@ -81,7 +81,7 @@ from unleak.errors import ConfigError
 from unleak.training import LossFn, TrainRun, fit
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
 from unleak.unlearning.boundary_expand import final_linear
-from unleak.unlearning.duck import ForgetTarget, _embed
+from unleak.unlearning.duck import ForgetTarget, embed
 from unleak.unlearning.neggrad_plus import cycled_batches
 from unleak.unlearning.scrub import distill_kl
 
@@ -177,7 +177,7 @@ def scar_loss(
     def loss(
         model: nn.Module, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        emb, logits = _embed(model, fc, x)
+        emb, logits = embed(model, fc, x)
         with torch.no_grad():  # the target: fixed per sample, from the original
             ref = mahalanobis(
                 models.penultimate(teacher, x, fc=teacher_fc), means, invs, config.delta
