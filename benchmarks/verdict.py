@@ -1,11 +1,11 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to eighth rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to ninth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
     python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
-    python -m benchmarks.verdict_pop test8
+    python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
@@ -317,15 +317,15 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 def select() -> dict[str, Any]:
     """The declared selection (the fourth round's procedure, the seventh round's grid, the
-    eighth round's eight populations),
-    on the development populations only: the stacked candidate (leave one population out),
-    then the damaged cut, then the wrecked reading."""
+    ninth round's tree family and nine populations), on the development populations only: the
+    stacked candidate (leave one population out), then the damaged cut, then the wrecked
+    reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
     units = [u for us in by_pop.values() for u in us]
     rows = {pop: verdict_stack.model_rows(us) for pop, us in by_pop.items()}
     cand, stacked_table = verdict_stack.choose(rows)
     train = [r for rs in rows.values() for r in rs]
-    stack = verdict_stack.fit(train, cand.features, cand.c, cand.train_max)
+    stack = verdict_stack.fit(train, cand)
     best = VerdictRule(tuple(stack.attacks()), 1, 1.0, "stacked", cand.cut, *NO_DAMAGE, 0.0, stack)
     damaged = []
     for feature, z in itertools.product(DAMAGED_FEATURES, DAMAGED_Z):
@@ -460,9 +460,10 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Eighth round (docs/protocol.md, "The verdict\'s eighth round"): the seventh '
-        "round's procedure, chosen on `verdict-dev` to `verdict-dev8` (the earlier rounds' "
-        "tests) pooled, reported on the fresh `verdict-test8` (DELETE, NPO); each "
+        + '. Ninth round (docs/protocol.md, "The verdict\'s ninth round"): the eighth '
+        "round's procedure with a boosted-tree family beside the logistic one, chosen on "
+        "`verdict-dev` to `verdict-dev9` (the earlier rounds' tests) pooled, reported on the "
+        "fresh `verdict-test9` (contrastive unlearning, ME+GD); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -479,7 +480,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
         "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
-        "    python -m benchmarks.verdict_pop test8",
+        "    python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -491,8 +492,15 @@ def markdown(out: dict[str, Any]) -> str:
     if chosen and "stacked_held_out" in chosen:
         st = chosen["stacked_held_out"]["pooled"]
         c = chosen.get("stacked_choice")
+        family = (
+            "boosted trees"
+            if c and c.get("family") == "trees"
+            else f"logistic, C {c['c']:g}"
+            if c
+            else ""
+        )
         picked = (
-            f"feature set {c['features']}, C {c['c']:g}, cut {c['cut']:g}, training bound "
+            f"{family}, feature set {c['features']}, cut {c['cut']:g}, training bound "
             f"{c.get('train_max', 0.5):g} (forget-set accuracy up to which a model trains the "
             "fit); "
             if c
@@ -505,7 +513,7 @@ def markdown(out: dict[str, Any]) -> str:
             f"{st['nulls']} false alarms.",
             "",
         ]
-    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh")
+    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh", "Eighth")
     for n, (name, dev, tests) in enumerate(
         [
             ("verdict_round1", "`verdict-dev`", ("test",)),
@@ -514,6 +522,7 @@ def markdown(out: dict[str, Any]) -> str:
             ("verdict_round4", "dev to dev4", ("test4", "test5")),  # the fifth round re-measured
             ("verdict_round6", "dev to dev6", ("test6",)),
             ("verdict_round7", "dev to dev7", ("test7",)),
+            ("verdict_round8", "dev to dev8", ("test8",)),
         ]
     ):
         past = load(name)
@@ -551,7 +560,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev6": "development: the fifth round's test",
             "dev7": "development: the sixth round's test",
             "dev8": "development: the seventh round's test",
-            "test8": "held out: the eighth round's test",
+            "dev9": "development: the eighth round's test",
+            "test9": "held out: the ninth round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

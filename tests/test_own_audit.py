@@ -67,16 +67,14 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     summary = json.loads((out / "audit" / "summary.json").read_text())
     verdict = summary["verdict"]
     unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
-    # the sixth to eighth rounds' rules (docs/protocol.md) also call class 8 removed on this
-    # retrained model (score 0.48 at the cut 0.3; its test accuracy is intact): a false removal
-    # the README shows; the fourth round's rule read [3]. Pinned so a change in it is seen.
-    assert verdict[unlearned]["removed"] == [3, 8]
+    # the ninth round's rule (docs/protocol.md) reads class 3 alone on this retrained model;
+    # the sixth to eighth rounds' rules also called class 8 removed (score 0.48 at the cut 0.3,
+    # its test accuracy intact), a false removal the README showed. Pinned so a change is seen.
+    assert verdict[unlearned]["removed"] == [3]
     assert verdict[unlearned]["status"]["3"] == "removed"
-    assert verdict[unlearned]["accuracy"][8] > 0.9  # the labels contradict the call on 8
-    assert verdict[unlearned]["removed_kept_accuracy"] == [8]  # and the verdict says so
-    assert "; your test labels contradict removed for 8 (test accuracy 1.00" in " ".join(
-        stdout.split()
-    )
+    assert verdict[unlearned]["status"]["8"] != "removed"
+    assert verdict[unlearned]["removed_kept_accuracy"] == []  # no call the labels contradict
+    assert "contradict removed" not in " ".join(stdout.split())
     assert verdict[original]["removed"] == []
     assert verdict[original]["damaged"] == []
     # the default nulls: 24, so that no false alarm bounds the verdict's FPR under 15%; the
@@ -88,8 +86,7 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert not verdict[unlearned]["wrecked"] and not verdict[original]["wrecked"]
     assert verdict[unlearned]["votes"]["3"]  # which attacks named it
     probability = verdict[unlearned]["probability"]  # the stacked score, per class
-    assert probability[3] >= probability[8] >= RULE.z_cut
-    assert RULE.z_cut > max(p for c, p in enumerate(probability) if c not in (3, 8))
+    assert probability[3] >= RULE.z_cut > max(p for c, p in enumerate(probability) if c != 3)
     assert verdict[unlearned]["caveat"] == ""  # 24 nulls, every attack the score reads
     voters = {v["attack"]: v for v in verdict[unlearned]["voters"]}
     assert set(voters) == set(RULE.voters)
@@ -157,12 +154,12 @@ def test_a_named_vote_counts_only_attacks_that_flag_no_null():
 
 
 def test_a_stacked_rule_reads_each_class_against_your_nulls_and_the_other_classes():
-    from unleak.evaluation.stacking import Stack, class_features
+    from unleak.evaluation.stacking import FEATURE_SETS, Stack, class_features
     from unleak.evaluation.verdict import VerdictRule, judge, null_false_alarms
 
     # the frozen rule is stacked over the voters' features (benchmarks/results/verdict_rule.json)
     assert RULE.vote_by == "stacked" and RULE.stack is not None
-    assert len(RULE.stack.weights) == len(RULE.stack.features)
+    assert set(RULE.stack.features) <= set(FEATURE_SETS["all"])
     assert RULE.stack.attacks() == list(RULE.voters)
     # a stack of three features: far from the nulls, apart from the other classes, named
     names = ("probe-reach:rarity:z", "probe-reach:rarity:rel", "bb-genetic:named")

@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the eighth round's
-    development populations (verdict-dev to -dev8: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test8."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the ninth round's
+    development populations (verdict-dev to -dev9: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test9."""
     from dataclasses import asdict
 
     from benchmarks import verdict
@@ -136,19 +136,29 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     assert json.loads(json.dumps(asdict(RULE))) == chosen["rule"]
     assert VerdictRule.from_dict(chosen["rule"]) == RULE
     folders = [verdict.FOLDERS[p] for p in verdict.DEVELOPMENT]
-    assert folders == ["dev", "test", "test2", "test3", "test4", "test5", "test6", "test7"]
+    assert folders == [
+        "dev",
+        "test",
+        "test2",
+        "test3",
+        "test4",
+        "test5",
+        "test6",
+        "test7",
+        "test8",
+    ]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test8"]}
+    assert not dev & {u.name for u in POPULATIONS["test9"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
     for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's to the eighth's) was in another population
+    # no method of a test (the fourth round's to the ninth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7", "test8"):
+    for test in ("test4", "test5", "test6", "test7", "test8", "test9"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
@@ -179,7 +189,7 @@ def _stored_units(population, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "test8"]
+    "population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "test9"]
 )
 def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
     """verdict.json's rows of every population are the frozen RULE applied to the evidence
@@ -199,14 +209,15 @@ def test_the_reported_figures_replay_from_the_stored_evidence(population, monkey
         ("4", "dev6", "test5"),
         ("6", "dev7", "test6"),
         ("7", "dev8", "test7"),
+        ("8", "dev9", "test8"),
     ],
 )
 def test_an_earlier_rounds_held_out_figures_replay(
     round_, population, as_then, monkeypatch, tmp_path
 ):
-    """The fourth round's rule on verdict-test4 and -test5, the sixth's on verdict-test6 and the
-    seventh's on verdict-test7 (development now), give the figures recorded when they were held out
-    (benchmarks/results/verdict_roundN.json)."""
+    """The fourth round's rule on verdict-test4 and -test5, the sixth's on verdict-test6, the
+    seventh's on verdict-test7 and the eighth's on verdict-test8 (development now) give the
+    figures recorded when they were held out (benchmarks/results/verdict_roundN.json)."""
     from benchmarks import verdict
 
     from unleak.evaluation.verdict import VerdictRule
@@ -221,3 +232,28 @@ def test_an_earlier_rounds_held_out_figures_replay(
 def _same(rates, row) -> bool:
     """Equal as JSON: an empty slice's interval is NaN, which equals nothing, itself included."""
     return json.dumps(rates, sort_keys=True) == json.dumps(row, sort_keys=True)
+
+
+def test_a_frozen_tree_score_is_the_fitted_classifier(monkeypatch, tmp_path):
+    """The ninth round's tree family: a boosted-tree fit on real development rows, frozen as
+    :class:`~unleak.evaluation.stacking.Trees` and read back from its JSON form, gives
+    scikit-learn's own probabilities, bit for bit, without scikit-learn."""
+    from dataclasses import asdict
+
+    import numpy as np
+    from benchmarks import verdict_stack
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from unleak.evaluation.stacking import Trees, score_from_dict
+
+    units = _stored_units("dev5", monkeypatch, tmp_path)
+    rows = verdict_stack.model_rows(units)
+    x = np.concatenate([r.x for r in rows])
+    y = np.concatenate([r.y for r in rows])
+    model = HistGradientBoostingClassifier(**verdict_stack.TREE_SETTINGS).fit(x, y)
+    frozen = verdict_stack.frozen_trees(model, verdict_stack.EVERY)
+    again = score_from_dict(json.loads(json.dumps(asdict(frozen))))
+    assert isinstance(again, Trees) and again == frozen
+    expected = model.predict_proba(x)[:, 1]
+    assert np.array_equal(frozen.of(x), expected) and np.array_equal(again.of(x), expected)
+    assert 0 < int((expected >= 0.5).sum()) < len(expected)  # it separates something

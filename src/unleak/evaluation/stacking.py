@@ -12,14 +12,17 @@ Each class c of a model gets one row of features, given the model's null models:
 - ``ATTACK:share``: the share of your nulls the attack flags (how much its word is worth on
   models like yours).
 
-A :class:`Stack` (weights of a logistic regression fitted on the development populations by
-``benchmarks/verdict.py select``) maps the row to a probability. An attack that failed or did not
-run contributes zeros and a share of 1 (a witness that said nothing).
+A frozen score fitted on the development populations by ``benchmarks/verdict.py select`` maps
+the row to a probability: a :class:`Stack` (a logistic regression's weights) or, since the ninth
+round, :class:`Trees` (boosted regression trees, read here without scikit-learn). An attack that
+failed or did not run contributes zeros and a share of 1 (a witness that said nothing).
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -91,26 +94,39 @@ def class_features(
     return np.stack(cols, axis=1) if cols else np.zeros((k, 0))
 
 
+def _sigmoid(logit: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+
+
+class _Score(ABC):
+    """What every frozen score shares: its columns, and reading them off a model's evidence."""
+
+    features: tuple[str, ...]
+
+    @abstractmethod
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """The probability of each row of a feature table whose columns are ``features``."""
+
+    def probability(self, target: Evidence, nulls: list[Evidence], k: int) -> np.ndarray:
+        """Per class of ``target``, the probability that it was removed."""
+        return self.of(class_features(target, nulls, k, self.features))
+
+    def attacks(self) -> list[str]:
+        """The attacks whose evidence the score reads, in order."""
+        return list(dict.fromkeys(f.split(":")[0] for f in self.features))
+
+
 @dataclass(frozen=True)
-class Stack:
+class Stack(_Score):
     """A frozen logistic model over :func:`class_features` columns."""
 
     features: tuple[str, ...]
     weights: tuple[float, ...]
     intercept: float
 
-    def probability(self, target: Evidence, nulls: list[Evidence], k: int) -> np.ndarray:
-        """Per class of ``target``, the probability that it was removed."""
-        return self.of(class_features(target, nulls, k, self.features))
-
     def of(self, x: np.ndarray) -> np.ndarray:
         """The probability of each row of a feature table whose columns are ``features``."""
-        logit = x @ np.asarray(self.weights, float) + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
-
-    def attacks(self) -> list[str]:
-        """The attacks whose evidence the stack reads, in order."""
-        return list(dict.fromkeys(f.split(":")[0] for f in self.features))
+        return _sigmoid(x @ np.asarray(self.weights, float) + self.intercept)
 
     def describe(self, cut: float) -> str:
         return (
@@ -119,10 +135,72 @@ class Stack:
         )
 
 
+@dataclass(frozen=True)
+class Trees(_Score):
+    """A frozen ensemble of boosted regression trees over :func:`class_features` columns: the
+    probability is the sigmoid of ``baseline`` plus one leaf value per tree.
+
+    Each tree is a table of nodes, one row ``(feature, threshold, left, right, value)`` per node,
+    the root first: a row with ``feature < 0`` is a leaf worth ``value``; otherwise a row goes
+    to ``left`` when its column ``feature`` is at most ``threshold``, else to ``right``. (The
+    rows' features are finite: :func:`class_features` zeroes what an attack did not measure.)
+    """
+
+    features: tuple[str, ...]
+    baseline: float
+    trees: tuple[tuple[tuple[float, ...], ...], ...]
+
+    @cached_property
+    def _table(self) -> np.ndarray:
+        # every tree's nodes in one (trees, most nodes, 5) array, short trees padded with leaves
+        most = max((len(t) for t in self.trees), default=1)
+        table = np.zeros((len(self.trees), most, 5))
+        table[:, :, 0] = -1
+        for i, t in enumerate(self.trees):
+            table[i, : len(t)] = t
+        return table
+
+    def of(self, x: np.ndarray) -> np.ndarray:
+        """The probability of each row of a feature table whose columns are ``features``."""
+        x = np.asarray(x, float)
+        t = self._table
+        feat, thr = t[:, :, 0].astype(int), t[:, :, 1]
+        left, right, value = t[:, :, 2].astype(int), t[:, :, 3].astype(int), t[:, :, 4]
+        tree = np.arange(len(t))[:, None]
+        rows = np.arange(len(x))[None, :]
+        at = np.zeros((len(t), len(x)), int)  # every row's node in every tree, walked together
+        for _ in range(t.shape[1]):  # a path is never longer than the tree
+            f = feat[tree, at]
+            inner = f >= 0
+            if not inner.any():
+                break
+            go_left = x[rows, np.maximum(f, 0)] <= thr[tree, at]
+            at = np.where(inner, np.where(go_left, left[tree, at], right[tree, at]), at)
+        raw = np.full(len(x), float(self.baseline))
+        for leaf in value[tree, at]:  # tree by tree, as scikit-learn adds them
+            raw += leaf
+        return _sigmoid(raw)
+
+    def describe(self, cut: float) -> str:
+        return (
+            f"a boosted-tree score ({len(self.trees)} trees) of {len(self.features)} per-class "
+            f"features of {', '.join(self.attacks())} (each read against your nulls) at least "
+            f"{cut:g}"
+        )
+
+
+def score_from_dict(d: dict) -> Stack | Trees:
+    """A frozen score from its JSON form (``dataclasses.asdict`` of it)."""
+    if "trees" in d:
+        trees = tuple(tuple(tuple(float(v) for v in node) for node in t) for t in d["trees"])
+        return Trees(tuple(d["features"]), float(d["baseline"]), trees)
+    return Stack(tuple(d["features"]), tuple(d["weights"]), d["intercept"])
+
+
 FITTED_NULLS = 24  # the development audits' default null models, every one of them
 
 
-def caveat(stack: Stack, target: Evidence, nulls: list[Evidence]) -> str:
+def caveat(stack: Stack | Trees, target: Evidence, nulls: list[Evidence]) -> str:
     """A warning when ``target`` is judged far from how the stack was fitted (fewer nulls, or
     attacks missing); empty otherwise."""
     ran = {a.attack for a in target.answers.values()}

@@ -8,11 +8,13 @@ rule is read is :mod:`unleak.evaluation.verdict`'s docstring.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
-from unleak.evaluation.stacking import Stack
+from unleak.evaluation.stacking import Stack, Trees, score_from_dict
 
 Z_VOTES = ("z", "zrel", "namedz")
 # Per attack, the feature a "z" vote calibrates on your nulls: higher = the class is harder to
@@ -37,7 +39,7 @@ class VerdictRule:
     damaged_feature: str  # "ATTACK:FEATURE", higher = the class is weaker
     damaged_z: float
     rel_cut: float = 0.0  # for vote_by "zrel"
-    stack: Stack | None = None  # for vote_by "stacked"
+    stack: Stack | Trees | None = None  # for vote_by "stacked"
     # the model is wrecked when this share of its K classes is removed or damaged ("hurt"), or
     # when its removal scores sum to this share of K ("mass"); "" never calls it
     wrecked_by: str = ""
@@ -48,7 +50,7 @@ class VerdictRule:
         """The rule from its JSON form (``dataclasses.asdict`` of it)."""
         stack = d.get("stack")
         if stack is not None:
-            stack = Stack(tuple(stack["features"]), tuple(stack["weights"]), stack["intercept"])
+            stack = score_from_dict(stack)
         return cls(**{**d, "voters": tuple(d["voters"]), "stack": stack})
 
     def describe(self) -> str:
@@ -81,41 +83,14 @@ class VerdictRule:
 
 
 # Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev to -dev8 only: the eighth round); tests/test_protocol.py checks they agree.
-_WEIGHTS = (  # (feature, logistic weight): the stacked score of every class
-    ("probe-reach:rarity:z", 0.698636),
-    ("probe-reach:rarity:rel", 0.561682),
-    ("probe-reach:reach:z", 0.019882),
-    ("probe-reach:reach:rel", 0.324349),
-    ("wb-inversion:deficit:z", 0.115574),
-    ("wb-inversion:deficit:rel", -0.0788544),
-    ("wb-inversion:entropy:z", 0.370584),
-    ("wb-inversion:entropy:rel", 0.519489),
-    ("wb-inversion:confidence:z", 0.00139709),
-    ("wb-inversion:confidence:rel", 0.229441),
-    ("wb-inversion:steps_to_50:z", -0.0912941),
-    ("wb-inversion:steps_to_50:rel", 0.148716),
-    ("wb-inversion:steps_to_90:z", 0.269081),
-    ("wb-inversion:steps_to_90:rel", 0.386091),
-    ("bb-genetic:deficit:z", 0.0101975),
-    ("bb-genetic:deficit:rel", -0.0704677),
-    ("bb-genetic:entropy:z", 0.11353),
-    ("bb-genetic:entropy:rel", 0.0583637),
-    ("bb-genetic:confidence:z", -0.0369949),
-    ("bb-genetic:confidence:rel", 0.215903),
-    ("bb-genetic:best_log_prob:z", 0.0831052),
-    ("bb-genetic:best_log_prob:rel", -0.0389124),
-    ("param-diff:gain:z", 0.562185),
-    ("param-diff:gain:rel", 0.40244),
-    ("probe-reach:named", 0.134916),
-    ("probe-reach:share", -0.232878),
-    ("wb-inversion:named", -0.0927677),
-    ("wb-inversion:share", -0.0509549),
-    ("bb-genetic:named", 0.365173),
-    ("bb-genetic:share", 0.0844712),
-    ("param-diff:named", 0.635888),
-    ("param-diff:share", -0.22291),
-)
+# verdict-dev to verdict-dev9 only; frozen by tools/freeze_verdict_rule.py);
+# tests/test_protocol.py checks they agree.
+def _frozen_trees() -> Trees:
+    """The boosted trees of the chosen score, shipped beside this file."""
+    text = resources.files("unleak.evaluation").joinpath("verdict_trees.json")
+    return score_from_dict(json.loads(text.read_text(encoding="utf-8")))
+
+
 RULE = VerdictRule(
     voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
     votes=1,
@@ -125,11 +100,7 @@ RULE = VerdictRule(
     damaged_feature="probe-reach:rarity",
     damaged_z=4.0,
     rel_cut=0.0,
-    stack=Stack(
-        features=tuple(f for f, _ in _WEIGHTS),
-        weights=tuple(w for _, w in _WEIGHTS),
-        intercept=-6.36912,
-    ),
     wrecked_by="hurt",
     wrecked_cut=0.6,
+    stack=_frozen_trees(),
 )

@@ -22,8 +22,13 @@ samples, Adam, as the authors' AdamW. Departure, as in ``npo``: the learning rat
 the authors' 1e-5 (their 7B model's fine-tuning rate); weight decay is 0 and the schedule
 constant (``fit`` has no warm-up). For a classifier the "token" is the one prediction.
 
-Measured (the suite's digits cnn, seed 0, outside every population) in the ninth round's
-declaration in docs/protocol.md, before its population was built.
+Measured (the suite's digits cnn, seed 0, outside every population; unlearning seed 1; one
+thread; test accuracy forget / retained, before -> after): class 3 0.978 -> 0.391 / 0.995 ->
+0.993 in 1.2 s; classes 1, 7 0.989 -> 0.231 / 0.994 -> 0.997; classes 2, 5, 8 0.993 -> 0.007 /
+0.994 -> 1.000. With ``forget_weight=1.0``: 0.000, 0.187 and 0.000, retained 0.985-0.997.
+MNIST lenet5 (seed 0), class 3: 0.993 -> 0.115 / 0.991 -> 0.988 in 15 s (0.075 at weight 1.0):
+the uniform target leaves a forget sample's argmax to chance among near-equal logits, so some
+stay right.
 
 The nearest method in the package is ``bad-teacher``, which distils the forget data from a
 randomly initialised teacher (close to, but not, the uniform answer) and the retained data from
