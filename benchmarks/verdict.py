@@ -1,11 +1,12 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to ninth rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to tenth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
     python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
     python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9
+    python -m benchmarks.verdict_pop test10
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
@@ -85,9 +86,10 @@ FOLDERS = {
     "dev7": "test6",
     "dev8": "test7",
     "dev9": "test8",
-    "test9": "test9",
+    "dev10": "test9",
+    "test10": "test10",
 }
-DEVELOPMENT = ("dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9")  # ninth's
+DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the tenth round's ten
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -209,6 +211,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         "eighth round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round8")["rule"]
         ),
+        "ninth round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round9")["rule"]
+        ),
     }
 
 
@@ -317,7 +322,7 @@ def tally(units: list[Unit], rule: VerdictRule, keep: Any = None, loo: bool = Tr
 
 def select() -> dict[str, Any]:
     """The declared selection (the fourth round's procedure, the seventh round's grid, the
-    ninth round's tree family and nine populations), on the development populations only: the
+    ninth round's tree family; the tenth round's ten populations), on development only: the
     stacked candidate (leave one population out), then the damaged cut, then the wrecked
     reading."""
     by_pop = {pop: load_units(pop) for pop in DEVELOPMENT}
@@ -460,10 +465,10 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Ninth round (docs/protocol.md, "The verdict\'s ninth round"): the eighth '
-        "round's procedure with a boosted-tree family beside the logistic one, chosen on "
-        "`verdict-dev` to `verdict-dev9` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test9` (contrastive unlearning, ME+GD); each "
+        + '. Tenth round (docs/protocol.md, "The verdict\'s tenth round"): the ninth '
+        "round's procedure (logistic and boosted-tree families), chosen on "
+        "`verdict-dev` to `verdict-dev10` (the earlier rounds' tests) pooled, reported on the "
+        "fresh `verdict-test10` (TEST10_METHODS); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -481,6 +486,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
         "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
         "    python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9",
+        "    python -m benchmarks.verdict_pop test10",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -513,7 +519,7 @@ def markdown(out: dict[str, Any]) -> str:
             f"{st['nulls']} false alarms.",
             "",
         ]
-    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh", "Eighth")
+    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh", "Eighth", "Ninth")
     for n, (name, dev, tests) in enumerate(
         [
             ("verdict_round1", "`verdict-dev`", ("test",)),
@@ -523,6 +529,7 @@ def markdown(out: dict[str, Any]) -> str:
             ("verdict_round6", "dev to dev6", ("test6",)),
             ("verdict_round7", "dev to dev7", ("test7",)),
             ("verdict_round8", "dev to dev8", ("test8",)),
+            ("verdict_round9", "dev to dev9", ("test9",)),
         ]
     ):
         past = load(name)
@@ -561,7 +568,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev7": "development: the sixth round's test",
             "dev8": "development: the seventh round's test",
             "dev9": "development: the eighth round's test",
-            "test9": "held out: the ninth round's test",
+            "dev10": "development: the ninth round's test",
+            "test10": "held out: the tenth round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "
