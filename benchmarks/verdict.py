@@ -468,7 +468,7 @@ def markdown(out: dict[str, Any]) -> str:
         + '. Tenth round (docs/protocol.md, "The verdict\'s tenth round"): the ninth '
         "round's procedure (logistic and boosted-tree families), chosen on "
         "`verdict-dev` to `verdict-dev10` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test10` (TEST10_METHODS); each "
+        "fresh `verdict-test10` (projected gradient unlearning, UNSC); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "

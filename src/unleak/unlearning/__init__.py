@@ -29,6 +29,7 @@ from unleak.unlearning import (  # noqa: F401
     newton,
     ng,
     npo,
+    pgu,
     projection,
     rl,
     rt,
@@ -38,6 +39,7 @@ from unleak.unlearning import (  # noqa: F401
     selective_pruning,
     ssd,
     task_vector,
+    unsc,
     unsir,
 )
 from unleak.unlearning.base import (
