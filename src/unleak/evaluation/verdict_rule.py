@@ -83,7 +83,7 @@ class VerdictRule:
 
 
 # Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev to verdict-dev9 only; frozen by tools/freeze_verdict_rule.py);
+# verdict-dev to verdict-dev10 only; frozen by tools/freeze_verdict_rule.py);
 # tests/test_protocol.py checks they agree.
 def _frozen_trees() -> Trees:
     """The boosted trees of the chosen score, shipped beside this file."""
@@ -92,15 +92,15 @@ def _frozen_trees() -> Trees:
 
 
 RULE = VerdictRule(
-    voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
+    voters=('probe-reach', 'wb-inversion', 'bb-genetic', 'param-diff'),
     votes=1,
     max_fpr=1.0,
-    vote_by="stacked",
+    vote_by='stacked',
     z_cut=0.3,
-    damaged_feature="probe-reach:rarity",
+    damaged_feature='probe-reach:rarity',
     damaged_z=4.0,
     rel_cut=0.0,
-    wrecked_by="hurt",
+    wrecked_by='hurt',
     wrecked_cut=0.6,
     stack=_frozen_trees(),
 )
