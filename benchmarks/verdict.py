@@ -10,6 +10,7 @@ one (docs/protocol.md, "The verdict's populations" and its second to tenth round
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
+    python -m benchmarks.verdict baselines POP  # oracle, before-after (needs POP's runs/)
 
 ``select`` replays the stacked candidates (``benchmarks/verdict_stack.py``; the third round
 kept that family over the second round's grid), then the damaged cut and the wrecked reading,
@@ -221,6 +222,12 @@ def with_damage(rule: VerdictRule, feature: str, z: float) -> VerdictRule:
     return dataclasses.replace(rule, damaged_feature=feature, damaged_z=z)
 
 
+def cell(k: int, n: int) -> dict[str, Any]:
+    """``k`` of ``n`` with its rate and 95% Wilson interval."""
+    lo, hi = wilson(k, n)
+    return {"k": k, "n": n, "rate": k / n if n else None, "lo": lo, "hi": hi}
+
+
 @dataclass
 class Tally:
     hits: int = 0
@@ -250,10 +257,6 @@ class Tally:
         return Tally(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
     def rates(self) -> dict[str, Any]:
-        def cell(k: int, n: int) -> dict[str, Any]:
-            lo, hi = wilson(k, n)
-            return {"k": k, "n": n, "rate": k / n if n else None, "lo": lo, "hi": hi}
-
         p = self.damaged_tp + self.damaged_fp
         r = self.damaged_tp + self.damaged_fn
         sound = self.models - self.wrecked
@@ -599,6 +602,18 @@ def markdown(out: dict[str, Any]) -> str:
                     else "- | - | - | - | - |"
                 )
             )
+        base = (load("verdict_baselines") or {}).get(pop)
+        if base:
+            lines += [
+                "",
+                "Baselines, never voters (`python -m benchmarks.verdict baselines "
+                f"{pop}`, from its runs): "
+                + "; ".join(
+                    f"{label} {_cell(b['hit'])} exact-set hits, {_cell(b['fpr'])} false alarms"
+                    for label, b in base.items()
+                )
+                + " (`oracle` reads labelled test data; `before-after` probes the original too).",
+            ]
         e = p["efficacy"]
         lines += [
             "",
@@ -637,8 +652,40 @@ def markdown(out: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def baselines(population: str) -> dict[str, Any]:
+    """The audits' label-reading baselines (``oracle``, ``before-after``; never voters) on a
+    population, exact-set hits and false alarms, from its run folders: the stored evidence
+    keeps the voters' answers only, so this needs the population built here."""
+    tallies: dict[str, dict[str, int]] = {}
+    folder = OUT / FOLDERS[population]
+    for path in sorted(folder.glob("*/truth.json")):
+        truth = json.loads(path.read_text())
+        for row in Results.load(path.parent / "audit" / "results.jsonl"):
+            if row.attack not in ("oracle", "before-after") or row.kind not in ("audited", "null"):
+                continue
+            t = tallies.setdefault(row.label, dict.fromkeys(("hits", "models", "fa", "nulls"), 0))
+            if row.kind == "audited":
+                t["models"] += 1
+                t["hits"] += sorted(row.predicted) == sorted(truth["models"][row.method]["forget"])
+            else:
+                t["nulls"] += 1
+                t["fa"] += bool(row.predicted)
+    if not tallies:
+        raise SystemExit(f"no runs of verdict-{population} here: build it first")
+    out = {
+        label: {"hit": cell(t["hits"], t["models"]), "fpr": cell(t["fa"], t["nulls"])}
+        for label, t in tallies.items()
+    }
+    payload = {**(load("verdict_baselines") or {}), population: out}
+    payload.pop("machine", None)
+    save("verdict_baselines", payload)
+    return out
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "store":
         store(sys.argv[2])
+    elif sys.argv[1] == "baselines":
+        baselines(sys.argv[2])
     else:
         {"select": select, "report": report}[sys.argv[1]]()

@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the ninth round's
-    development populations (verdict-dev to -dev9: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test9."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the tenth round's
+    development populations (verdict-dev to -dev10: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test10."""
     from dataclasses import asdict
 
     from benchmarks import verdict
@@ -146,19 +146,20 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
         "test6",
         "test7",
         "test8",
+        "test9",
     ]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test9"]}
+    assert not dev & {u.name for u in POPULATIONS["test10"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
     for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's to the ninth's) was in another population
+    # no method of a test (the fourth round's to the tenth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7", "test8", "test9"):
+    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
@@ -189,7 +190,8 @@ def _stored_units(population, monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "population", ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "test9"]
+    "population",
+    ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "test10"],
 )
 def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
     """verdict.json's rows of every population are the frozen RULE applied to the evidence
@@ -210,14 +212,15 @@ def test_the_reported_figures_replay_from_the_stored_evidence(population, monkey
         ("6", "dev7", "test6"),
         ("7", "dev8", "test7"),
         ("8", "dev9", "test8"),
+        ("9", "dev10", "test9"),
     ],
 )
 def test_an_earlier_rounds_held_out_figures_replay(
     round_, population, as_then, monkeypatch, tmp_path
 ):
-    """The fourth round's rule on verdict-test4 and -test5, the sixth's on verdict-test6, the
-    seventh's on verdict-test7 and the eighth's on verdict-test8 (development now) give the
-    figures recorded when they were held out (benchmarks/results/verdict_roundN.json)."""
+    """The fourth round's rule on verdict-test4 and -test5, the sixth's to the ninth's on
+    verdict-test6 to -test9 (development now) give the figures recorded when they were held
+    out (benchmarks/results/verdict_roundN.json)."""
     from benchmarks import verdict
 
     from unleak.evaluation.verdict import VerdictRule

@@ -51,6 +51,32 @@ def test_fractional_epochs_and_callback_stop(digits):
     assert run.history.steps == 3 and run.history.stopped == "enough"
 
 
+def test_a_callback_edits_the_gradients_before_the_step(digits):
+    """``on_after_backward`` runs between the backward pass and the optimiser step (pgu's and
+    unsc's projection use it): gradients it zeroes move nothing, even at a high rate."""
+    model = ul.models.build("mlp", digits, seed=0)
+    frozen = model.fc  # the zoo's head
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    kept = {id(p) for p in frozen.parameters()}
+
+    class FreezeHead(Callback):
+        calls = 0
+
+        def on_after_backward(self, state):
+            FreezeHead.calls += 1
+            for p in state.model.parameters():
+                if id(p) in kept:
+                    p.grad.zero_()
+
+    # no weight decay: it would move every weight, zeroed gradient or not
+    cfg = ul.TrainConfig(epochs=1, batch_size=64, lr=0.5, weight_decay=0.0)
+    run = ul.fit(model, digits.train, cfg, callbacks=[FreezeHead()])
+    assert FreezeHead.calls == run.history.steps > 0
+    for n, p in model.named_parameters():
+        moved = not torch.equal(p.detach(), before[n])
+        assert moved != (id(p) in kept), n  # the head kept, everything else trained
+
+
 def test_class_pure_epochs_use_single_class_batches(digits):
     seen = []
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from scipy.special import expit
 
 from unleak.attacks.deciders import robust_z
 from unleak.evaluation.model_evidence import Evidence, null_z
@@ -95,7 +96,9 @@ def class_features(
 
 
 def _sigmoid(logit: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+    # scipy's expit, which scikit-learn's classifiers use: numpy's SIMD exp can differ from it
+    # by an ulp on some CPUs, and a frozen score should give the fitted model's bits
+    return expit(np.asarray(logit, float))
 
 
 class _Score(ABC):
