@@ -21,11 +21,19 @@ TREES = ROOT / "src" / "unleak" / "evaluation" / "verdict_trees.json"
 MARK = "# Frozen from benchmarks/results/verdict_rule.json"
 
 
+def _literal(value: object) -> str:
+    """Python source of a JSON scalar or list (as a tuple), strings double-quoted as ruff
+    formats them, so a frozen file needs no reformatting."""
+    if isinstance(value, list):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
 def tail(selection: dict) -> str:
     rule = dict(selection["rule"])
     stack = rule.pop("stack")
-    fields = "".join(f"    {k}={v!r},\n" for k, v in rule.items() if k != "voters")
-    voters = f"    voters={tuple(rule['voters'])!r},\n"
+    fields = "".join(f"    {k}={_literal(v)},\n" for k, v in rule.items() if k != "voters")
+    voters = f"    voters={_literal(list(rule['voters']))},\n"
     pops = selection["population"].split(" + ")
     head = (
         f"{MARK} (python -m benchmarks.verdict select, on\n"
@@ -42,7 +50,7 @@ def tail(selection: dict) -> str:
         )
     else:
         weights = "".join(
-            f"    ({f!r}, {w!r}),\n"
+            f"    ({_literal(f)}, {w!r}),\n"
             for f, w in zip(stack["features"], stack["weights"], strict=True)
         )
         body = (

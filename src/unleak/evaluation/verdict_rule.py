@@ -92,15 +92,15 @@ def _frozen_trees() -> Trees:
 
 
 RULE = VerdictRule(
-    voters=('probe-reach', 'wb-inversion', 'bb-genetic', 'param-diff'),
+    voters=("probe-reach", "wb-inversion", "bb-genetic", "param-diff"),
     votes=1,
     max_fpr=1.0,
-    vote_by='stacked',
+    vote_by="stacked",
     z_cut=0.3,
-    damaged_feature='probe-reach:rarity',
+    damaged_feature="probe-reach:rarity",
     damaged_z=4.0,
     rel_cut=0.0,
-    wrecked_by='hurt',
+    wrecked_by="hurt",
     wrecked_cut=0.6,
     stack=_frozen_trees(),
 )
