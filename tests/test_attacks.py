@@ -122,6 +122,30 @@ def test_baselines(digits, unlearned, digits_original):
     assert len(picks) > 3 and all(len(p) == 1 for p in picks)
 
 
+def test_proto_transfer_reads_the_originals_prototypes_on_the_unlearned_model(
+    digits, unlearned, digits_original
+):
+    """The original's own prototypes of the forgotten class no longer answer as it, after null-
+    space unlearning (unsc) as after retraining; on the original itself nothing drops."""
+    import unleak.unlearning.unsc  # noqa: F401  (registers the method)
+
+    retain, fs = digits.train.split_classes([3])
+    unsc = ul.unlearning.run_unlearning(
+        "unsc", digits_original.model, retain, fs, dataset="digits", seed=1
+    ).model
+    original = handles(digits_original.model, "gradients")
+    attack = ul.attacks.build("proto-transfer")
+    for model in (unsc, unlearned["rt"]):
+        res = attack.run(handles(model, "queries"), original=original)
+        assert res.predicted == (3,) and res.uses_original
+        assert min(res.details["original_confidence"]) >= 0.9  # the original's own prototypes
+        assert res.queries == 80  # 8 prototypes a class, each answered once by the model
+    same = attack.run(handles(digits_original.model, "queries"), original=original)
+    assert same.predicted == () and max(abs(d) for d in same.features["drop"]) < 1e-6
+    with pytest.raises(ConfigError, match="needs the original"):
+        attack.run(handles(unsc, "queries"))
+
+
 class NoLinearNet(nn.Module):
     def __init__(self):
         super().__init__()

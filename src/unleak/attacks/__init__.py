@@ -29,6 +29,7 @@ from unleak.attacks.oracle import Oracle
 from unleak.attacks.param_diff import ParamDiff
 from unleak.attacks.param_dot import ParamDot, attacker_split
 from unleak.attacks.probe_reach import ProbeReach
+from unleak.attacks.proto_transfer import ProtoTransfer
 
 __all__ = [
     "DEFAULT_QUERY_BUDGET",
@@ -49,6 +50,7 @@ __all__ = [
     "ParamDiff",
     "ParamDot",
     "ProbeReach",
+    "ProtoTransfer",
     "PublicInit",
     "Queries",
     "Target",

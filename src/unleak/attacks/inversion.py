@@ -54,6 +54,51 @@ class InversionParams(AttackParams):
     seed: int = 0
 
 
+def invert(target: Gradients, p: InversionParams) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Every class's ``p.restarts`` prototypes, ascended on ``target`` for ``p.steps`` steps:
+    the images (class by class, restarts together), their classes, and each class's best
+    confidence at every step. Shared with ``proto-transfer``, which ascends the original."""
+    k, r, shape = target.num_classes, p.restarts, target.input_shape
+    gen = torch.Generator().manual_seed(p.seed)
+    c, h, w = shape
+    space = (c, p.grid, p.grid) if p.grid else shape
+    if p.start == "grey":
+        x0 = torch.full((k * r, *space), 0.5) + 0.01 * torch.randn(k * r, *space, generator=gen)
+    elif p.start == "noise":
+        x0 = torch.rand(k * r, *space, generator=gen)
+    else:  # mean: the attacker knows nothing, so the "mean image" is the box centre per channel
+        x0 = torch.full((k * r, *space), 0.5)
+    x0 = x0.clamp(0.01, 0.99)
+    u = torch.logit(x0).requires_grad_(True)
+
+    def render(v: torch.Tensor) -> torch.Tensor:
+        x = torch.sigmoid(v)
+        return F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False) if p.grid else x
+
+    labels = torch.arange(k).repeat_interleave(r)
+    opt = optim.Adam([u], lr=p.lr)
+    traj = np.zeros((p.steps + 1, k))
+    with torch.enable_grad():
+        for step in range(p.steps + 1):
+            x = render(u)
+            logits = target.logits_with_grad(x)
+            with torch.no_grad():
+                conf = logits.softmax(1)[torch.arange(k * r), labels].view(k, r).max(1).values
+                traj[step] = conf.numpy()
+            if step == p.steps:
+                break
+            loss = F.cross_entropy(logits, labels, reduction="none")
+            if p.tv:
+                loss = loss + p.tv * total_variation(x)
+            if p.l2:
+                loss = loss + p.l2 * (torch.sigmoid(u) - x0).pow(2).mean((1, 2, 3))
+            # gradients for the inputs only: the target's weights are left untouched
+            (u.grad,) = torch.autograd.grad(loss.sum(), [u])
+            opt.step()
+    with torch.no_grad():
+        return render(u), labels, traj
+
+
 @register_attack
 class WhiteBoxInversion(Attack):
     name = "wb-inversion"
@@ -71,47 +116,9 @@ class WhiteBoxInversion(Attack):
     def features(self, target: Target) -> ClassFeatures:
         assert isinstance(target, Gradients)
         p = self.params
-        k, r, shape = target.num_classes, p.restarts, target.input_shape
-        gen = torch.Generator().manual_seed(p.seed)
-        c, h, w = shape
-        space = (c, p.grid, p.grid) if p.grid else shape
-        if p.start == "grey":
-            x0 = torch.full((k * r, *space), 0.5) + 0.01 * torch.randn(k * r, *space, generator=gen)
-        elif p.start == "noise":
-            x0 = torch.rand(k * r, *space, generator=gen)
-        else:  # mean: the attacker knows nothing, so the "mean image" is the box centre per channel
-            x0 = torch.full((k * r, *space), 0.5)
-        x0 = x0.clamp(0.01, 0.99)
-        u = torch.logit(x0).requires_grad_(True)
-
-        def render(v: torch.Tensor) -> torch.Tensor:
-            x = torch.sigmoid(v)
-            return (
-                F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False) if p.grid else x
-            )
-
-        labels = torch.arange(k).repeat_interleave(r)
-        opt = optim.Adam([u], lr=p.lr)
-        traj = np.zeros((p.steps + 1, k))
-        with torch.enable_grad():
-            for step in range(p.steps + 1):
-                x = render(u)
-                logits = target.logits_with_grad(x)
-                with torch.no_grad():
-                    conf = logits.softmax(1)[torch.arange(k * r), labels].view(k, r).max(1).values
-                    traj[step] = conf.numpy()
-                if step == p.steps:
-                    break
-                loss = F.cross_entropy(logits, labels, reduction="none")
-                if p.tv:
-                    loss = loss + p.tv * total_variation(x)
-                if p.l2:
-                    loss = loss + p.l2 * (torch.sigmoid(u) - x0).pow(2).mean((1, 2, 3))
-                # gradients for the inputs only: the target's weights are left untouched
-                (u.grad,) = torch.autograd.grad(loss.sum(), [u])
-                opt.step()
+        k, r = target.num_classes, p.restarts
+        x, labels, traj = invert(target, p)
         with torch.no_grad():
-            x = render(u)
             probs = target.logits_with_grad(x).softmax(1)
             own = probs[torch.arange(k * r), labels].view(k, r)
             best = own.argmax(1)
