@@ -209,19 +209,34 @@ class Attack:
         new.params = self.Params(**{**self.params.model_dump(), **changes})
         return new
 
-    def evidence(self, target: Target, original: Target | None = None) -> ClassFeatures:
-        """Features of ``target``; with ``original`` (a stronger attacker), the delta."""
+    def evidence(
+        self, target: Target, original: Target | None = None, *, before: Any = None
+    ) -> ClassFeatures:
+        """Features of ``target``; with ``original`` (a stronger attacker), read against it.
+        ``before``: what :meth:`before` read off the original already (one original serves
+        every model of an audit, so the harness reads it once)."""
+        if original is None and before is None:
+            if self.needs_original:
+                raise ConfigError(
+                    f"{self.name} needs the original model as well",
+                    "pass the original (--original DIR) or pick another attack",
+                )
+            target.require(self.requires, self.name)
+            return self.features(target)
+        if before is None:
+            assert original is not None
+            before = self.before(original)
+        return self.against(target, before)
+
+    def before(self, original: Target) -> Any:
+        """What the attack reads off the original: by default its features."""
+        original.require(self.requires, self.name)
+        return self.features(original)
+
+    def against(self, target: Target, before: Any) -> ClassFeatures:
+        """``target``'s evidence given :meth:`before`'s: by default the delta of features."""
         target.require(self.requires, self.name)
-        if self.needs_original and original is None:
-            raise ConfigError(
-                f"{self.name} needs the original model as well",
-                "pass the original (--original DIR) or pick another attack",
-            )
-        feats = self.features(target)
-        if original is not None:
-            original.require(self.requires, self.name)
-            feats = feats.minus(self.features(original))
-        return feats
+        return self.features(target).minus(before)
 
     def read(self, feats: ClassFeatures, criterion: str | None) -> ClassFeatures:
         """The evidence read through a screening criterion (``None``: as computed)."""

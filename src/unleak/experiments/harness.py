@@ -59,6 +59,8 @@ class AttackContext:
     known_classes: tuple[int, ...] | None = None  # given by the user: overrides the policy
     truth_known: bool = True  # False for your own models: no class is handed out by the truth
     calibrations: dict[tuple, Any] = field(default_factory=lambda: _CALIBRATIONS)
+    # what needs_original attacks read off the original, by spec and defence: read once
+    originals: dict[tuple, Any] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -148,12 +150,15 @@ def attack_case(
             start = time.perf_counter()
             budget = attack.query_budget(ctx.query_budget)
             target = handle(cls.requires, case.model, ctx.data, budget, case.defence)
-            orig = (
-                handle(cls.requires, ctx.original, ctx.data, budget, case.defence)
-                if cls.needs_original and ctx.original is not None
-                else None
-            )
-            feats = attack.evidence(target, orig)
+            orig = before = None
+            if cls.needs_original and ctx.original is not None:
+                orig = handle(cls.requires, ctx.original, ctx.data, budget, case.defence)
+                defence = None if case.defence is None else repr(case.defence.describe())
+                key = (*first.evidence_key(), defence)
+                if key not in ctx.originals:
+                    ctx.originals[key] = attack.before(orig)
+                before = ctx.originals[key]
+            feats = attack.evidence(target, orig, before=before)
             evidence_seconds = time.perf_counter() - start
         except Exception as exc:  # one attack failing must not sink the others
             # a refusal of the input (missing knowledge, labels-only outputs) is expected: info

@@ -134,11 +134,19 @@ class PGUConfig(UnlearnConfig):
     )
 
 
+def descending_eigh(gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Gram matrix's eigenvalues (at least 0) and eigenvectors (columns), largest first: the
+    SVD's squared singular values and left vectors of the matrix behind it (shared with
+    ``unsc``)."""
+    energy, u = torch.linalg.eigh(gram)
+    return energy.flip(0).clamp_min(0), u.flip(1)
+
+
 def retained_basis(gram: torch.Tensor, threshold: float) -> torch.Tensor:
     """The authors' basis: the Gram matrix's eigenvectors by decreasing singular value ``s``,
     the first ``#{cumsum(s) / sum(s) <= threshold} + 1`` of them (columns)."""
-    energy, u = torch.linalg.eigh(gram)
-    s, u = energy.flip(0).clamp_min(0).sqrt(), u.flip(1)
+    energy, u = descending_eigh(gram)
+    s = energy.sqrt()
     if float(s.sum()) == 0.0:  # nothing read: no retained space to protect
         return u[:, :0]
     k = min(int((s.cumsum(0) / s.sum() <= threshold).sum()) + 1, len(s))

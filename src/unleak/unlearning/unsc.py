@@ -82,7 +82,7 @@ from unleak.data.core import Split
 from unleak.models.inference import predict_logits
 from unleak.training import LossFn, TrainRun, fit
 from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method
-from unleak.unlearning.pgu import GradientProjection
+from unleak.unlearning.pgu import GradientProjection, descending_eigh
 from unleak.unlearning.projection import layer_inputs, projected_layers
 
 
@@ -127,9 +127,7 @@ def grow_basis(basis: torch.Tensor | None, a: torch.Tensor, threshold: float) ->
     if total == 0.0:  # nothing read: nothing to guard
         return basis
     resid = a - (a @ basis) @ basis.T
-    # eigh of the Gram matrix: the SVD's left vectors and squared values, descending
-    energy, u = torch.linalg.eigh(resid.T @ resid)
-    energy, u = energy.flip(0).clamp_min(0), u.flip(1)
+    energy, u = descending_eigh(resid.T @ resid)
     ratio = energy / total
     held = 1.0 - float(ratio.sum())  # the share the basis already holds
     if basis.shape[1] == 0:
@@ -142,9 +140,11 @@ def grow_basis(basis: torch.Tensor | None, a: torch.Tensor, threshold: float) ->
     return torch.cat([basis, u[:, :r]], 1)[:, :d]
 
 
-def retained_bases(model: nn.Module, retain: Split, config: UNSCConfig) -> dict[str, torch.Tensor]:
-    """Per layer (by name), the orthonormal basis of the retained inputs, grown class by class
-    in class order at threshold ``threshold + threshold_step * class``."""
+def retained_bases(
+    model: nn.Module, retain: Split, config: UNSCConfig
+) -> dict[nn.Module, torch.Tensor]:
+    """Per layer (module to basis, as ``pgu``'s), the orthonormal basis of the retained inputs,
+    grown class by class in class order at threshold ``threshold + threshold_step * class``."""
     gen = torch.Generator().manual_seed(config.seed)
     layers = projected_layers(model, retain.x[:2].to(config.device))
     bases: dict[str, torch.Tensor | None] = dict.fromkeys(layers)
@@ -155,7 +155,7 @@ def retained_bases(model: nn.Module, retain: Split, config: UNSCConfig) -> dict[
         t = min(config.threshold + config.threshold_step * c, 1.0)
         for name, a in acts.items():
             bases[name] = grow_basis(bases[name], a, t)
-    return {n: b for n, b in bases.items() if b is not None}
+    return {layers[n]: b.float().to(config.device) for n, b in bases.items() if b is not None}
 
 
 def retained_classes(ctx: UnlearnContext) -> torch.Tensor:
@@ -197,13 +197,8 @@ def unsc(
 ) -> TrainRun:
     start = time.perf_counter()
     model.to(config.device)
-    modules = dict(model.named_modules())
-    bases = {
-        modules[n]: u.float().to(config.device)
-        for n, u in retained_bases(model, retain, config).items()
-    }
     # pgu's projection, at a constant rate: G - G U U^T, every other gradient zeroed (frozen)
-    guard = GradientProjection(bases, decay=1.0)
+    guard = GradientProjection(retained_bases(model, retain, config), decay=1.0)
     callbacks = [guard, *ctx.callbacks]
     if config.pseudo_label == "random":
         gen = torch.Generator().manual_seed(config.seed + 1)
