@@ -13,6 +13,7 @@ models, no forget set given.
     python -m benchmarks.verdict_pop test8    # the eighth round's (test7 is dev8)
     python -m benchmarks.verdict_pop test9    # the ninth round's (test8 is dev9)
     python -m benchmarks.verdict_pop test10   # the tenth round's (test9 is dev10)
+    python -m benchmarks.verdict_pop POP --proto  # the eleventh round: runs/verdict_proto/
 
 Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
 its forget set and per-class test accuracy, and the original's.
@@ -34,6 +35,10 @@ from benchmarks.common import DATA_ROOT, ROOT
 from unleak.errors import DivergenceError
 
 OUT = ROOT / "runs" / "verdict"
+# the eleventh round's rebuilds (docs/protocol.md): the same units, audited with the fingerprint
+# (probe-reach) and proto-transfer only, whose answers are merged into the stored evidence
+OUT_PROTO = ROOT / "runs" / "verdict_proto"
+PROTO_ATTACKS = ["probe-reach", "proto-transfer"]
 log = logging.getLogger("benchmarks.verdict_pop")
 
 DEV_METHODS = [
@@ -273,7 +278,7 @@ def original_of(unit: Unit, data: Any) -> tuple[torch.nn.Module, Any]:
     return model, res
 
 
-def build_unit(unit: Unit, out: Path) -> None:
+def build_unit(unit: Unit, out: Path, attacks: list[str] | None = None) -> None:
     import unleak as ul
     from unleak.models.inference import per_class_accuracy
 
@@ -323,18 +328,20 @@ def build_unit(unit: Unit, out: Path) -> None:
         }
     truth["train_seconds"] = time.perf_counter() - t0
     t = time.perf_counter()
+    chosen = {} if attacks is None else {"attacks": attacks, "baselines": []}
     result = ul.audit_models(
-        original, unlearned, data, out=out / "audit", seed=unit.seed, label=unit.arch
+        original, unlearned, data, out=out / "audit", seed=unit.seed, label=unit.arch, **chosen
     )
     truth["audit_seconds"] = time.perf_counter() - t
     truth["null_models"] = sorted({r.method for r in result.rows if r.kind == "null"})
     (out / "truth.json").write_text(json.dumps(truth, indent=1) + "\n")
 
 
-def build(population: str) -> None:
+def build(population: str, proto: bool = False) -> None:
+    """Build ``population``'s units (resumable by unit); ``proto``: the eleventh round's rebuild."""
     torch.set_num_threads(2)
     for unit in POPULATIONS[population]:
-        out = OUT / population / unit.name
+        out = (OUT_PROTO if proto else OUT) / population / unit.name
         if (out / "truth.json").is_file():
             continue
         if out.exists():
@@ -343,10 +350,10 @@ def build(population: str) -> None:
             shutil.rmtree(out)
         out.mkdir(parents=True)
         t = time.perf_counter()
-        build_unit(unit, out)
+        build_unit(unit, out, PROTO_ATTACKS if proto else None)
         log.warning("%s/%s: %.0f s", population, unit.name, time.perf_counter() - t)
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
-    build(sys.argv[1])
+    build(sys.argv[1], proto="--proto" in sys.argv[2:])

@@ -40,11 +40,14 @@ class Evidence:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def evidence_of(rows: Iterable[ResultRow], kind: str) -> dict[str, Evidence]:
-    """Every attack's answer per model of ``kind`` (baselines are references, not answers)."""
+def evidence_of(
+    rows: Iterable[ResultRow], kind: str, *, baselines: bool = False
+) -> dict[str, Evidence]:
+    """Every attack's answer per model of ``kind`` (baselines are references, not answers,
+    unless ``baselines``: a benchmark that measures one reads its answers the same way)."""
     out: dict[str, Evidence] = {}
     for r in rows:
-        if r.kind != kind or not r.attack or attack_class(r.attack).baseline:
+        if r.kind != kind or not r.attack or (attack_class(r.attack).baseline and not baselines):
             continue
         key = r.method if not r.defence else f"{r.method}+{r.defence}"
         ev = out.setdefault(key, Evidence(r.method, r.defence))
