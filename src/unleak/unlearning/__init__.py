@@ -19,6 +19,7 @@ from unleak.unlearning import (  # noqa: F401
     duck,
     esc,
     eu_k,
+    filtration,
     fisher,
     ft,
     jit,
