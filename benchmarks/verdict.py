@@ -8,6 +8,7 @@ one (docs/protocol.md, "The verdict's populations" and its second to tenth round
     python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9
     python -m benchmarks.verdict_pop test10
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
+    python -m benchmarks.verdict merge POP # proto-transfer's answers from verdict_pop POP --proto
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
     python -m benchmarks.verdict report    # benchmarks/results/verdict.json, docs/results.md
     python -m benchmarks.verdict baselines POP  # oracle, before-after (needs POP's runs/)
@@ -33,7 +34,8 @@ from typing import Any
 from benchmarks import verdict_stack
 from benchmarks.common import RESULTS, load, save
 from benchmarks.docs import splice_section
-from benchmarks.verdict_pop import OUT, POPULATIONS
+from benchmarks.verdict_pop import OUT, OUT_PROTO, POPULATIONS
+from unleak.attacks import attack_class
 from unleak.evaluation.metrics import wilson
 from unleak.evaluation.results import Results
 from unleak.evaluation.verdict import (  # hurt_classes: one truth of "damaged", shared
@@ -88,9 +90,9 @@ FOLDERS = {
     "dev8": "test7",
     "dev9": "test8",
     "dev10": "test9",
-    "test10": "test10",
+    "dev11": "test10",
 }
-DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the tenth round's ten
+DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the eleventh round's eleven
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -120,14 +122,27 @@ def _evidence(d: dict[str, Any]) -> Evidence:
     return Evidence(d["model"], d["defence"], answers, d["failed"])
 
 
+def _voters_and_proto(rows: list[Any], kind: str) -> dict[str, Evidence]:
+    """Every attack's answers and proto-transfer's (a baseline the eleventh round measures);
+    the other baselines (oracle, before-after) are tallied by :func:`baselines`, not stored."""
+    out = evidence_of(rows, kind, baselines=True)
+    for ev in out.values():
+        ev.answers = {
+            k: a
+            for k, a in ev.answers.items()
+            if a.attack == PROTO or not attack_class(a.attack).baseline
+        }
+    return out
+
+
 def load_units(population: str) -> list[Unit]:
     """The population's units from its run folders, else from its stored evidence."""
     units = []
     for d in sorted((OUT / FOLDERS[population]).glob("*/truth.json")):
         truth = json.loads(d.read_text())
         rows = Results.load(d.parent / "audit" / "results.jsonl")
-        nulls = list(evidence_of(rows, "null").values())
-        units.append(_unit_of(truth, evidence_of(rows, "audited"), nulls))
+        nulls = list(_voters_and_proto(rows, "null").values())
+        units.append(_unit_of(truth, _voters_and_proto(rows, "audited"), nulls))
     declared = {u.name for u in POPULATIONS[FOLDERS[population]]}
     if units and {u.name for u in units} != declared:  # still building: not the population
         log.warning(
@@ -165,6 +180,81 @@ def store(population: str) -> Path:
     path = stored_path(population)
     # plain compact JSON: the benchmark's results, read and diffed like the others here
     path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+    return path
+
+
+PROTO = "proto-transfer"  # the eleventh round's reading against the original
+FINGERPRINT = "probe-reach"  # the rebuilt model is the stored one when its answer is the same
+MERGED = RESULTS / "verdict_proto_merge.json"
+
+
+def _same(rebuilt: Evidence | None, stored: dict[str, Any]) -> bool:
+    """Whether ``rebuilt``'s fingerprint answer is ``stored``'s (features and names, as stored)."""
+    if rebuilt is None:
+        return False
+    new = next((a for a in rebuilt.answers.values() if a.attack == FINGERPRINT), None)
+    old = next((a for a in stored["answers"].values() if a["attack"] == FINGERPRINT), None)
+    if new is None or old is None:
+        return False
+    return json.loads(json.dumps(new.features)) == old["features"] and new.named == old["named"]
+
+
+def _add_proto(rebuilt: Evidence | None, stored: dict[str, Any]) -> bool:
+    """Give ``stored`` the rebuilt model's proto-transfer answer if it is the same model."""
+    answer = (
+        None
+        if rebuilt is None
+        else next((a for a in rebuilt.answers.values() if a.attack == PROTO), None)
+    )
+    stored["answers"] = {k: a for k, a in stored["answers"].items() if a["attack"] != PROTO}
+    if answer is None or not _same(rebuilt, stored):
+        return False
+    stored["answers"][answer.label] = json.loads(json.dumps(asdict(answer)))
+    return True
+
+
+def merge(population: str) -> Path:
+    """The eleventh round's merge (docs/protocol.md): each stored model's and null's
+    proto-transfer answer from ``runs/verdict_proto/``, where the rebuilt model is the stored
+    one (its probe-reach answer, and an unlearned model's per-class accuracy, unchanged)."""
+    folder = OUT_PROTO / FOLDERS[population]
+    declared = {u.name for u in POPULATIONS[FOLDERS[population]]}
+    if {d.parent.name for d in folder.glob("*/truth.json")} != declared:
+        raise SystemExit(
+            f"verdict-{population} is not rebuilt in {folder}: run verdict_pop --proto"
+        )
+    path = stored_path(population)
+    payload = json.loads(path.read_text())
+    counts = {"models": 0, "models_merged": 0, "nulls": 0, "nulls_merged": 0, "left_out": []}
+    for u in payload:
+        d = folder / u["truth"]["unit"]
+        truth = json.loads((d / "truth.json").read_text())
+        rows = Results.load(d / "audit" / "results.jsonl")
+        models = evidence_of(rows, "audited", baselines=True)
+        nulls = evidence_of(rows, "null", baselines=True)
+        for name, e in u["unlearned"].items():
+            same_acc = (
+                truth["models"].get(name, {}).get("per_class")
+                == (u["truth"]["models"][name]["per_class"])
+            )
+            counts["models"] += 1
+            if same_acc and _add_proto(models.get(name), e):
+                counts["models_merged"] += 1
+            else:
+                e["answers"] = {k: a for k, a in e["answers"].items() if a["attack"] != PROTO}
+                counts["left_out"].append(f"{u['truth']['unit']}/{name}")
+        for e in u["nulls"]:
+            key = e["model"] if not e["defence"] else f"{e['model']}+{e['defence']}"
+            counts["nulls"] += 1
+            if _add_proto(nulls.get(key), e):
+                counts["nulls_merged"] += 1
+            else:
+                counts["left_out"].append(f"{u['truth']['unit']}/null {key}")
+    path.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
+    record = json.loads(MERGED.read_text()) if MERGED.is_file() else {}
+    record[FOLDERS[population]] = counts
+    MERGED.write_text(json.dumps(dict(sorted(record.items())), indent=1) + "\n")
+    log.warning("verdict-%s: %s", population, {k: v for k, v in counts.items() if k != "left_out"})
     return path
 
 
@@ -685,6 +775,8 @@ def baselines(population: str) -> dict[str, Any]:
 if __name__ == "__main__":
     if sys.argv[1] == "store":
         store(sys.argv[2])
+    elif sys.argv[1] == "merge":
+        merge(sys.argv[2])
     elif sys.argv[1] == "baselines":
         baselines(sys.argv[2])
     else:

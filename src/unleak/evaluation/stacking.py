@@ -53,6 +53,8 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     ),
     "voters": _columns({a: fs for a, fs in _EVERY.items() if a != "param-diff"}),
     "all": _columns(_EVERY),
+    # the eleventh round's: every attack's and proto-transfer's, a reading against the original
+    "proto": _columns({**_EVERY, "proto-transfer": ("drop", "confidence")}),
 }
 
 
