@@ -305,6 +305,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         "ninth round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round9")["rule"]
         ),
+        "tenth round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round10")["rule"]
+        ),
     }
 
 
@@ -612,7 +615,17 @@ def markdown(out: dict[str, Any]) -> str:
             f"{st['nulls']} false alarms.",
             "",
         ]
-    ordinal = ("First", "Second", "Third", "Fourth", "Sixth", "Seventh", "Eighth", "Ninth")
+    ordinal = (
+        "First",
+        "Second",
+        "Third",
+        "Fourth",
+        "Sixth",
+        "Seventh",
+        "Eighth",
+        "Ninth",
+        "Tenth",
+    )
     for n, (name, dev, tests) in enumerate(
         [
             ("verdict_round1", "`verdict-dev`", ("test",)),
@@ -623,6 +636,7 @@ def markdown(out: dict[str, Any]) -> str:
             ("verdict_round7", "dev to dev7", ("test7",)),
             ("verdict_round8", "dev to dev8", ("test8",)),
             ("verdict_round9", "dev to dev9", ("test9",)),
+            ("verdict_round10", "dev to dev10", ("test10",)),
         ]
     ):
         past = load(name)
@@ -662,7 +676,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev8": "development: the seventh round's test",
             "dev9": "development: the eighth round's test",
             "dev10": "development: the ninth round's test",
-            "test10": "held out: the tenth round's test",
+            "dev11": "development: the tenth round's test",
+            "test11": "held out: the eleventh round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

@@ -13,6 +13,7 @@ models, no forget set given.
     python -m benchmarks.verdict_pop test8    # the eighth round's (test7 is dev8)
     python -m benchmarks.verdict_pop test9    # the ninth round's (test8 is dev9)
     python -m benchmarks.verdict_pop test10   # the tenth round's (test9 is dev10)
+    python -m benchmarks.verdict_pop test11   # the eleventh round's (test10 is dev11)
     python -m benchmarks.verdict_pop POP --proto  # the eleventh round: runs/verdict_proto/
 
 Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
@@ -158,6 +159,16 @@ TEST10_METHODS = [
     ("unsc", {"pseudo_label": "random"}),
 ]
 
+# the eleventh round's test: linear filtration and LoTUS, never developed on; the second setting
+# of each is declared in docs/protocol.md (filtration with the forgotten columns zeroed, the
+# authors' second mode; LoTUS with a softmax teacher, the authors' ablation of their Gumbel one)
+TEST11_METHODS = [
+    ("filtration", {}),
+    ("lotus", {}),
+    ("filtration", {"mode": "zeroing"}),
+    ("lotus", {"transformer": "softmax"}),
+]
+
 
 @dataclass
 class Unit:
@@ -248,6 +259,13 @@ POPULATIONS = {
         *(Unit("digits", "cnn", s, TEST10_METHODS) for s in (140, 141, 142, 143)),
         *(Unit("digits", "mlp", s, TEST10_METHODS) for s in (140, 141)),
     ],
+    "test11": [
+        *(Unit("mnist", "userlenet", s, TEST11_METHODS) for s in (150, 151)),
+        Unit("mnist", "lenet5", 152, TEST11_METHODS),
+        Unit("fashion-mnist", "lenet5", 153, TEST11_METHODS),
+        *(Unit("digits", "cnn", s, TEST11_METHODS) for s in (150, 151, 152, 153)),
+        *(Unit("digits", "mlp", s, TEST11_METHODS) for s in (150, 151)),
+    ],
 }
 
 
@@ -278,7 +296,25 @@ def original_of(unit: Unit, data: Any) -> tuple[torch.nn.Module, Any]:
     return model, res
 
 
-def build_unit(unit: Unit, out: Path, attacks: list[str] | None = None) -> None:
+def attacks_of(population: str, proto: bool) -> tuple[list[str] | None, list[str] | None]:
+    """``(attacks, baselines)`` a population is audited with (None: the defaults): a rebuild's
+    fingerprint and proto-transfer; the eleventh round's test, the defaults and proto-transfer
+    (docs/protocol.md); the earlier populations, the defaults as they were built."""
+    from unleak.experiments.settings import DEFAULT_ATTACKS
+
+    if proto:
+        return PROTO_ATTACKS, []
+    if population == "test11":
+        return list(dict.fromkeys([*DEFAULT_ATTACKS, "proto-transfer"])), None
+    return None, None
+
+
+def build_unit(
+    unit: Unit,
+    out: Path,
+    attacks: list[str] | None = None,
+    baselines: list[str] | None = None,
+) -> None:
     import unleak as ul
     from unleak.models.inference import per_class_accuracy
 
@@ -328,7 +364,7 @@ def build_unit(unit: Unit, out: Path, attacks: list[str] | None = None) -> None:
         }
     truth["train_seconds"] = time.perf_counter() - t0
     t = time.perf_counter()
-    chosen = {} if attacks is None else {"attacks": attacks, "baselines": []}
+    chosen = {k: v for k, v in (("attacks", attacks), ("baselines", baselines)) if v is not None}
     result = ul.audit_models(
         original, unlearned, data, out=out / "audit", seed=unit.seed, label=unit.arch, **chosen
     )
@@ -350,7 +386,7 @@ def build(population: str, proto: bool = False) -> None:
             shutil.rmtree(out)
         out.mkdir(parents=True)
         t = time.perf_counter()
-        build_unit(unit, out, PROTO_ATTACKS if proto else None)
+        build_unit(unit, out, *attacks_of(population, proto))
         log.warning("%s/%s: %.0f s", population, unit.name, time.perf_counter() - t)
 
 

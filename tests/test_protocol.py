@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the tenth round's
-    development populations (verdict-dev to -dev10: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test10."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the eleventh
+    round's development populations (verdict-dev to -dev11: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test11."""
     from dataclasses import asdict
 
     from benchmarks import verdict
@@ -147,19 +147,20 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
         "test7",
         "test8",
         "test9",
+        "test10",
     ]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test10"]}
+    assert not dev & {u.name for u in POPULATIONS["test11"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
     for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's to the tenth's) was in another population
+    # no method of a test (the fourth round's to the eleventh's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10"):
+    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10", "test11"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms

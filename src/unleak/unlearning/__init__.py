@@ -25,6 +25,7 @@ from unleak.unlearning import (  # noqa: F401
     jit,
     l1_sparse,
     lf_ssd,
+    lotus,
     max_entropy,
     neggrad_plus,
     newton,
