@@ -1,12 +1,12 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to tenth rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to eleventh rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
     python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5
     python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
     python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9
-    python -m benchmarks.verdict_pop test10
+    python -m benchmarks.verdict_pop test10 && python -m benchmarks.verdict_pop test11
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict merge POP # proto-transfer's answers from verdict_pop POP --proto
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
@@ -91,6 +91,7 @@ FOLDERS = {
     "dev9": "test8",
     "dev10": "test9",
     "dev11": "test10",
+    "test11": "test11",
 }
 DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the eleventh round's eleven
 
@@ -482,6 +483,9 @@ def report() -> dict[str, Any]:
         rows = {"verdict": sum(by_unit.values(), Tally())}
         for a in ATTACKS:
             rows[a] = tally(units, alone(a))
+        # a baseline, never a voter (docs/protocol.md, the eleventh round); where a model has no
+        # proto-transfer answer (dev8 to dev10, verdict_proto_merge.json) it names nothing
+        rows[f"{PROTO} (baseline)"] = tally(units, alone(PROTO))
         for name, rule in diagnostic().items():  # other candidates, shown, never chosen here
             rows[name] = tally(units, rule)
         methods = sorted({t["method"] for u in units for t in u.truth.values()})
@@ -561,10 +565,11 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Tenth round (docs/protocol.md, "The verdict\'s tenth round"): the ninth '
-        "round's procedure (logistic and boosted-tree families), chosen on "
-        "`verdict-dev` to `verdict-dev10` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test10` (projected gradient unlearning, UNSC); each "
+        + '. Eleventh round (docs/protocol.md, "The verdict\'s eleventh round"): the ninth '
+        "round's procedure (logistic and boosted-tree families) with one more feature set "
+        "(proto-transfer's columns), chosen on "
+        "`verdict-dev` to `verdict-dev11` (the earlier rounds' tests) pooled, reported on the "
+        "fresh `verdict-test11` (linear filtration, LoTUS); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -582,7 +587,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop test4 && python -m benchmarks.verdict_pop test5",
         "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
         "    python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9",
-        "    python -m benchmarks.verdict_pop test10",
+        "    python -m benchmarks.verdict_pop test10 && python -m benchmarks.verdict_pop test11",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -694,6 +699,8 @@ def markdown(out: dict[str, Any]) -> str:
                 if name == "verdict"
                 else name
                 if name.endswith("(diagnostic)")
+                else f"{name.removesuffix(' (baseline)')} alone (a baseline, never a voter)"
+                if name.endswith("(baseline)")
                 else f"{name} alone"
             )
             lines.append(
