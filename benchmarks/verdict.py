@@ -580,7 +580,10 @@ def markdown(out: dict[str, Any]) -> str:
         "false alarms: a null with a class removed or called wrecked. Fifth round's slices: "
         "*kept*, a model whose forget-set test accuracy is at least 0.8 of the original's (the "
         "request left in place); *by effect*, the removed set against the forget classes the "
-        "model brought to at most 0.2 test accuracy. 95% Wilson intervals.",
+        "model brought to at most 0.2 test accuracy. proto-transfer alone: a model with no "
+        "proto-transfer answer names nothing, which is most of dev8 to dev10's (their CNN and "
+        "LeNet originals rebuilt differently; benchmarks/results/verdict_proto_merge.json). "
+        "95% Wilson intervals.",
         "",
         "    python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test",
         "    python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3",

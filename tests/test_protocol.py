@@ -192,7 +192,20 @@ def _stored_units(population, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "population",
-    ["dev", "dev2", "dev3", "dev4", "dev5", "dev6", "dev7", "dev8", "dev9", "dev10", "test10"],
+    [
+        "dev",
+        "dev2",
+        "dev3",
+        "dev4",
+        "dev5",
+        "dev6",
+        "dev7",
+        "dev8",
+        "dev9",
+        "dev10",
+        "dev11",
+        "test11",
+    ],
 )
 def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
     """verdict.json's rows of every population are the frozen RULE applied to the evidence

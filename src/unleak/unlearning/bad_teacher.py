@@ -31,6 +31,7 @@ from unleak.unlearning.base import (
     UnlearnConfig,
     UnlearnContext,
     builtin_method,
+    forget_and_retained_share,
     freeze,
     frozen_copy,
 )
@@ -55,12 +56,7 @@ def bad_teacher(
 ) -> TrainRun:
     good = frozen_copy(model, config.device)
     bad = freeze(models.fresh_copy(model, config.seed + 1).to(config.device))
-    gen = torch.Generator().manual_seed(config.seed)
-    n = max(1, round(config.retain_fraction * len(retain)))
-    subset = retain.take(torch.randperm(len(retain), generator=gen)[:n])
-    mix = Split(
-        torch.cat([subset.x, forget.x]), torch.cat([subset.y, forget.y]), retain.num_classes
-    )
+    mix = forget_and_retained_share(retain, forget, config.retain_fraction, config.seed)
     forgotten = torch.as_tensor(ctx.forget_classes, dtype=torch.int64)
     t = config.kd_temperature
 

@@ -255,6 +255,17 @@ def frozen_copy(model: nn.Module, device: str | torch.device | None = None) -> n
     return out if device is None else out.to(device)
 
 
+def forget_and_retained_share(retain: Split, forget: Split, fraction: float, seed: int) -> Split:
+    """The forget split and a random ``fraction`` of the retained one (at least one sample,
+    drawn with ``seed``), in one split: what distillation methods train the student on."""
+    gen = torch.Generator().manual_seed(seed)
+    n = max(1, round(fraction * len(retain)))
+    subset = retain.take(torch.randperm(len(retain), generator=gen)[:n])
+    return Split(
+        torch.cat([subset.x, forget.x]), torch.cat([subset.y, forget.y]), retain.num_classes
+    )
+
+
 def forget_classes_of(retain: Split, forget: Split) -> tuple[int, ...]:
     """The forgotten classes, from the forget split, checked against the retained split."""
     if len(forget) == 0:

@@ -61,7 +61,13 @@ from torch import nn
 from unleak.data.core import Split
 from unleak.models.inference import accuracy
 from unleak.training import Callback, TrainRun, TrainState, fit
-from unleak.unlearning.base import UnlearnConfig, UnlearnContext, builtin_method, frozen_copy
+from unleak.unlearning.base import (
+    UnlearnConfig,
+    UnlearnContext,
+    builtin_method,
+    forget_and_retained_share,
+    frozen_copy,
+)
 
 
 class LotusConfig(UnlearnConfig):
@@ -100,7 +106,6 @@ class ForgetTemperature(Callback):
     def __init__(self, forget: Split, alpha: float) -> None:
         self.forget, self.alpha = forget, alpha
         self.tau = 1.0
-        self.taus: list[float] = []
 
     def on_epoch_begin(self, state: TrainState) -> None:
         modes = {m: m.training for m in state.model.modules()}
@@ -108,7 +113,6 @@ class ForgetTemperature(Callback):
         for m, training in modes.items():  # back to fit's modes (batch norm may be frozen)
             m.train(training)
         self.tau = math.exp(self.alpha * acc)
-        self.taus.append(self.tau)
 
 
 @builtin_method(
@@ -118,12 +122,7 @@ def lotus(
     model: nn.Module, retain: Split, forget: Split, config: LotusConfig, ctx: UnlearnContext
 ) -> TrainRun:
     teacher = frozen_copy(model, config.device)
-    gen = torch.Generator().manual_seed(config.seed)
-    n = max(1, round(config.retain_fraction * len(retain)))
-    subset = retain.take(torch.randperm(len(retain), generator=gen)[:n])
-    mix = Split(
-        torch.cat([subset.x, forget.x]), torch.cat([subset.y, forget.y]), retain.num_classes
-    )
+    mix = forget_and_retained_share(retain, forget, config.retain_fraction, config.seed)
     classes = torch.as_tensor(ctx.forget_classes, dtype=torch.int64)
     temperature = ForgetTemperature(forget, config.alpha)
 
