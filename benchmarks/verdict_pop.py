@@ -14,6 +14,7 @@ models, no forget set given.
     python -m benchmarks.verdict_pop test9    # the ninth round's (test8 is dev9)
     python -m benchmarks.verdict_pop test10   # the tenth round's (test9 is dev10)
     python -m benchmarks.verdict_pop test11   # the eleventh round's (test10 is dev11)
+    python -m benchmarks.verdict_pop test12   # the twelfth round's (test11 is dev12)
     python -m benchmarks.verdict_pop POP --proto  # the eleventh round: runs/verdict_proto/
 
 Each unit directory holds the audit's run directory (``audit/``) and ``truth.json``: per model
@@ -169,6 +170,16 @@ TEST11_METHODS = [
     ("lotus", {"transformer": "softmax"}),
 ]
 
+# the twelfth round's test: class-discriminative pruning and MUNBa, never developed on; the second
+# setting of each is declared in docs/protocol.md (cdp at the authors' CIFAR-100 line, 13% of the
+# channels from 5,120 images; MUNBa with the forget loss its code keeps commented out, ascent)
+TEST12_METHODS = [
+    ("cdp", {}),
+    ("munba", {}),
+    ("cdp", {"sparsity": 0.13, "samples": 5120}),
+    ("munba", {"forget_loss": "ascent"}),
+]
+
 
 @dataclass
 class Unit:
@@ -266,6 +277,13 @@ POPULATIONS = {
         *(Unit("digits", "cnn", s, TEST11_METHODS) for s in (150, 151, 152, 153)),
         *(Unit("digits", "mlp", s, TEST11_METHODS) for s in (150, 151)),
     ],
+    "test12": [
+        *(Unit("mnist", "userlenet", s, TEST12_METHODS) for s in (160, 161)),
+        Unit("mnist", "lenet5", 162, TEST12_METHODS),
+        Unit("fashion-mnist", "lenet5", 163, TEST12_METHODS),
+        *(Unit("digits", "cnn", s, TEST12_METHODS) for s in (160, 161, 162, 163)),
+        *(Unit("digits", "mlp", s, TEST12_METHODS) for s in (160, 161)),
+    ],
 }
 
 
@@ -298,13 +316,13 @@ def original_of(unit: Unit, data: Any) -> tuple[torch.nn.Module, Any]:
 
 def attacks_of(population: str, proto: bool) -> tuple[list[str] | None, list[str] | None]:
     """``(attacks, baselines)`` a population is audited with (None: the defaults): a rebuild's
-    fingerprint and proto-transfer; the eleventh round's test, the defaults and proto-transfer
-    (docs/protocol.md); the earlier populations, the defaults as they were built."""
+    fingerprint and proto-transfer; the eleventh and twelfth rounds' tests, the defaults and
+    proto-transfer (docs/protocol.md); the earlier populations, the defaults as they were built."""
     from unleak.experiments.settings import DEFAULT_ATTACKS
 
     if proto:
         return PROTO_ATTACKS, []
-    if population == "test11":
+    if population in ("test11", "test12"):
         return list(dict.fromkeys([*DEFAULT_ATTACKS, "proto-transfer"])), None
     return None, None
 
