@@ -140,6 +140,19 @@ def prune_class(
     return k
 
 
+def training_sample(retain: Split, forget: Split, n: int, gen: torch.Generator) -> Split:
+    """``n`` images drawn at random from the retained and forget data together, gathered from
+    each without first copying the whole training set into one tensor."""
+    idx = torch.randperm(len(retain) + len(forget), generator=gen)[:n]
+    kept = idx < len(retain)
+    x = torch.empty((len(idx), *retain.x.shape[1:]), dtype=retain.x.dtype)
+    y = torch.empty(len(idx), dtype=retain.y.dtype)
+    x[kept], y[kept] = retain.x[idx[kept]], retain.y[idx[kept]]
+    rest = idx[~kept] - len(retain)
+    x[~kept], y[~kept] = forget.x[rest], forget.y[rest]
+    return Split(x, y, retain.num_classes)
+
+
 @builtin_method(
     "cdp", CDPConfig, "prune the channels most discriminative of the forget classes, fine-tune"
 )
@@ -147,11 +160,8 @@ def cdp(
     model: nn.Module, retain: Split, forget: Split, config: CDPConfig, ctx: UnlearnContext
 ) -> TrainRun:
     model.to(config.device)
-    full = Split(
-        torch.cat([retain.x, forget.x]), torch.cat([retain.y, forget.y]), retain.num_classes
-    )
     gen = torch.Generator().manual_seed(config.seed)
-    sample = full.take(torch.randperm(len(full), generator=gen)[: config.samples])
+    sample = training_sample(retain, forget, config.samples, gen)
     layers = channel_layers(model, sample.x[:2].to(config.device))
     for cls in ctx.forget_classes:
         prune_class(model, sample, layers, cls, config.sparsity)
