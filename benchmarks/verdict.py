@@ -1,5 +1,5 @@
 """The verdict's rule, chosen on the development populations and reported on the held-out
-one (docs/protocol.md, "The verdict's populations" and its second to eleventh rounds).
+one (docs/protocol.md, "The verdict's populations" and its second to twelfth rounds).
 
     python -m benchmarks.verdict_pop dev && python -m benchmarks.verdict_pop test   # the models
     python -m benchmarks.verdict_pop test2 && python -m benchmarks.verdict_pop test3
@@ -7,6 +7,7 @@ one (docs/protocol.md, "The verdict's populations" and its second to eleventh ro
     python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7
     python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9
     python -m benchmarks.verdict_pop test10 && python -m benchmarks.verdict_pop test11
+    python -m benchmarks.verdict_pop test12
     python -m benchmarks.verdict store POP # benchmarks/results/verdict_evidence/ (no runs/ needed)
     python -m benchmarks.verdict merge POP # proto-transfer's answers from verdict_pop POP --proto
     python -m benchmarks.verdict select    # benchmarks/results/verdict_rule.json (dev only)
@@ -91,9 +92,10 @@ FOLDERS = {
     "dev9": "test8",
     "dev10": "test9",
     "dev11": "test10",
-    "test11": "test11",
+    "dev12": "test11",
+    "test12": "test12",
 }
-DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the eleventh round's eleven
+DEVELOPMENT = tuple(p for p in FOLDERS if p.startswith("dev"))  # the twelfth round's twelve
 
 
 # each population's evidence, stored compactly once built: what select and report read, so a
@@ -308,6 +310,9 @@ def diagnostic() -> dict[str, VerdictRule]:
         ),
         "tenth round's rule (diagnostic)": VerdictRule.from_dict(
             load("verdict_rule_round10")["rule"]
+        ),
+        "eleventh round's rule (diagnostic)": VerdictRule.from_dict(
+            load("verdict_rule_round11")["rule"]
         ),
     }
 
@@ -565,11 +570,11 @@ def markdown(out: dict[str, Any]) -> str:
         "The verdict of an audit of your own models (`unleak audit --unlearned ...`,",
         "`unleak.audit_models`) combines the attacks per class by one frozen rule: "
         + VerdictRule.from_dict(out["rule"]).describe()
-        + '. Eleventh round (docs/protocol.md, "The verdict\'s eleventh round"): the ninth '
-        "round's procedure (logistic and boosted-tree families) with one more feature set "
-        "(proto-transfer's columns), chosen on "
-        "`verdict-dev` to `verdict-dev11` (the earlier rounds' tests) pooled, reported on the "
-        "fresh `verdict-test11` (linear filtration, LoTUS); each "
+        + '. Twelfth round (docs/protocol.md, "The verdict\'s twelfth round"): the eleventh '
+        "round's procedure (logistic and boosted-tree families, proto-transfer's columns a "
+        "candidate feature set), chosen on "
+        "`verdict-dev` to `verdict-dev12` (the earlier rounds' tests) pooled, reported on the "
+        "fresh `verdict-test12` (class-discriminative pruning, MUNBa); each "
         "unit is one original audited with its 24 "
         "default null models, no forget set given. Hit: the removed set is exactly the forget "
         "set. False alarms: each null model judged with the other 23 as its nulls. Forgotten: "
@@ -591,6 +596,7 @@ def markdown(out: dict[str, Any]) -> str:
         "    python -m benchmarks.verdict_pop test6 && python -m benchmarks.verdict_pop test7",
         "    python -m benchmarks.verdict_pop test8 && python -m benchmarks.verdict_pop test9",
         "    python -m benchmarks.verdict_pop test10 && python -m benchmarks.verdict_pop test11",
+        "    python -m benchmarks.verdict_pop test12",
         "    python -m benchmarks.verdict store POP   # each; benchmarks/results/verdict_evidence/",
         "    python -m benchmarks.verdict select && python -m benchmarks.verdict report",
         "",
@@ -633,6 +639,7 @@ def markdown(out: dict[str, Any]) -> str:
         "Eighth",
         "Ninth",
         "Tenth",
+        "Eleventh",
     )
     for n, (name, dev, tests) in enumerate(
         [
@@ -645,6 +652,7 @@ def markdown(out: dict[str, Any]) -> str:
             ("verdict_round8", "dev to dev8", ("test8",)),
             ("verdict_round9", "dev to dev9", ("test9",)),
             ("verdict_round10", "dev to dev10", ("test10",)),
+            ("verdict_round11", "dev to dev11", ("test11",)),
         ]
     ):
         past = load(name)
@@ -685,7 +693,8 @@ def markdown(out: dict[str, Any]) -> str:
             "dev9": "development: the eighth round's test",
             "dev10": "development: the ninth round's test",
             "dev11": "development: the tenth round's test",
-            "test11": "held out: the eleventh round's test",
+            "dev12": "development: the eleventh round's test",
+            "test12": "held out: the twelfth round's test",
         }
         lines += [
             f"**verdict-{pop}** ({role.get(pop, 'held out')}; {len(p['units'])} units: "

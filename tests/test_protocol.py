@@ -122,9 +122,9 @@ def test_the_knowledge_modes_rules_are_the_ones_chosen_on_knowledge_dev():
 
 
 def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
-    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the eleventh
-    round's development populations (verdict-dev to -dev11: the earlier rounds' tests), and the
-    selection saw no unit of verdict-test11."""
+    """evaluation/verdict_rule.py's RULE is benchmarks/verdict.py's choice on the twelfth
+    round's development populations (verdict-dev to -dev12: the earlier rounds' tests), and the
+    selection saw no unit of verdict-test12."""
     from dataclasses import asdict
 
     from benchmarks import verdict
@@ -148,19 +148,20 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
         "test8",
         "test9",
         "test10",
+        "test11",
     ]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
-    assert not dev & {u.name for u in POPULATIONS["test11"]}
+    assert not dev & {u.name for u in POPULATIONS["test12"]}
     # no (data set, seed) original is in two populations
     seen: set = set()
     for pop in POPULATIONS:
         these = {(u.dataset, u.seed) for u in POPULATIONS[pop]}
         assert not seen & these, pop
         seen |= these
-    # no method of a test (the fourth round's to the eleventh's) was in another population
+    # no method of a test (the fourth round's to the twelfth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10", "test11"):
+    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10", "test11", "test12"):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
@@ -204,7 +205,8 @@ def _stored_units(population, monkeypatch, tmp_path):
         "dev9",
         "dev10",
         "dev11",
-        "test11",
+        "dev12",
+        "test12",
     ],
 )
 def test_the_reported_figures_replay_from_the_stored_evidence(population, monkeypatch, tmp_path):
@@ -228,13 +230,14 @@ def test_the_reported_figures_replay_from_the_stored_evidence(population, monkey
         ("8", "dev9", "test8"),
         ("9", "dev10", "test9"),
         ("10", "dev11", "test10"),
+        ("11", "dev12", "test11"),
     ],
 )
 def test_an_earlier_rounds_held_out_figures_replay(
     round_, population, as_then, monkeypatch, tmp_path
 ):
-    """The fourth round's rule on verdict-test4 and -test5, the sixth's to the tenth's on
-    verdict-test6 to -test10 (development now) give the figures recorded when they were held
+    """The fourth round's rule on verdict-test4 and -test5, the sixth's to the eleventh's on
+    verdict-test6 to -test11 (development now) give the figures recorded when they were held
     out (benchmarks/results/verdict_roundN.json): the eleventh round's merge of proto-transfer's
     answers changed no other reading."""
     from benchmarks import verdict

@@ -83,7 +83,7 @@ class VerdictRule:
 
 
 # Frozen from benchmarks/results/verdict_rule.json (python -m benchmarks.verdict select, on
-# verdict-dev to verdict-dev11 only; frozen by tools/freeze_verdict_rule.py);
+# verdict-dev to verdict-dev12 only; frozen by tools/freeze_verdict_rule.py);
 # tests/test_protocol.py checks they agree.
 def _frozen_trees() -> Trees:
     """The boosted trees of the chosen score, shipped beside this file."""
@@ -96,7 +96,7 @@ RULE = VerdictRule(
     votes=1,
     max_fpr=1.0,
     vote_by="stacked",
-    z_cut=0.5,
+    z_cut=0.3,
     damaged_feature="probe-reach:rarity",
     damaged_z=4.0,
     rel_cut=0.0,
