@@ -67,10 +67,10 @@ def test_the_verdict_finds_the_class_and_no_false_positive(own):
     summary = json.loads((out / "audit" / "summary.json").read_text())
     verdict = summary["verdict"]
     unlearned, original = str(out / "unlearned.pt"), str(out / "original.pt")
-    # the eleventh round's rule (docs/protocol.md) calls class 8 removed beside 3 (score 0.54
-    # at the cut 0.5, its test accuracy intact): a false removal the README shows, as the sixth
-    # to eighth rounds' rules made; the ninth and tenth read 3 alone. Your labels contradict it,
-    # and the verdict line says so. Pinned so a change is seen.
+    # the twelfth round's rule (docs/protocol.md) calls class 8 removed beside 3 (score 0.45
+    # at the cut 0.3, its test accuracy intact): a false removal the README shows, as the sixth
+    # to eighth and the eleventh rounds' rules made; the ninth and tenth read 3 alone. Your
+    # labels contradict it, and the verdict line says so. Pinned so a change is seen.
     assert verdict[unlearned]["removed"] == [3, 8]
     assert verdict[unlearned]["status"]["3"] == "removed"
     assert verdict[unlearned]["removed_kept_accuracy"] == [8]  # the call the labels contradict

@@ -161,7 +161,17 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
         seen |= these
     # no method of a test (the fourth round's to the twelfth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in ("test4", "test5", "test6", "test7", "test8", "test9", "test10", "test11", "test12"):
+    for test in (
+        "test4",
+        "test5",
+        "test6",
+        "test7",
+        "test8",
+        "test9",
+        "test10",
+        "test11",
+        "test12",
+    ):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
