@@ -136,20 +136,8 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
     assert json.loads(json.dumps(asdict(RULE))) == chosen["rule"]
     assert VerdictRule.from_dict(chosen["rule"]) == RULE
     folders = [verdict.FOLDERS[p] for p in verdict.DEVELOPMENT]
-    assert folders == [
-        "dev",
-        "test",
-        "test2",
-        "test3",
-        "test4",
-        "test5",
-        "test6",
-        "test7",
-        "test8",
-        "test9",
-        "test10",
-        "test11",
-    ]
+    # each round made the last test development: dev, test, test2 ... test11
+    assert folders == ["dev", "test", *(f"test{n}" for n in range(2, 12))]
     dev = {u.name for pop in folders for u in POPULATIONS[pop]}
     assert set(chosen["units"]) == dev
     assert not dev & {u.name for u in POPULATIONS["test12"]}
@@ -161,17 +149,7 @@ def test_the_verdict_rule_is_the_one_chosen_on_the_development_populations():
         seen |= these
     # no method of a test (the fourth round's to the twelfth's) was in another population
     methods = {pop: {m for u in POPULATIONS[pop] for m, _ in u.methods} for pop in POPULATIONS}
-    for test in (
-        "test4",
-        "test5",
-        "test6",
-        "test7",
-        "test8",
-        "test9",
-        "test10",
-        "test11",
-        "test12",
-    ):
+    for test in (f"test{n}" for n in range(4, 13)):
         others = set().union(*(methods[p] for p in POPULATIONS if p != test))
         assert not methods[test] & others, test
     # the declared wrecked choice: the most wrecked-aware hits within 5% false alarms
